@@ -1,0 +1,679 @@
+// SPDX-License-Identifier: MIT
+/**
+ * DOC: Migration
+ *
+ * Moves a range's data between host and devices, and between devices,
+ * through the fault shim (&struct svm_mm_ops) and the device providers.
+ *
+ * To a device (migrate_to_device()): best effort and incremental: pages
+ * already on the destination stay, pages on another device are copied device
+ * to device (no host bounce), host pages are copied from gsvmd's view of the
+ * backing object. While host pages are copied the range is write-protected,
+ * so a racing writer waits instead of writing into a page that is being
+ * copied; after the copy is committed the host pages are released (the
+ * memfd hole is punched) and the protection lifted. From then on the
+ * client's access to those pages faults, and the fault brings them back.
+ *
+ * To host (migrate_to_host()): always the whole device allocation, page runs
+ * installed atomically into the client (UFFDIO_COPY in the userfaultfd shim);
+ * gsvmd never writes a page it released through its own view of the object,
+ * since a half-written page would be visible to the client.
+ *
+ * Both take the range's ownership (svm_range_begin()) and drop the driver
+ * lock while copying. They read the notifier sequence number first and commit
+ * only if svm_range_pages_valid() still holds, else back out with -EAGAIN so
+ * the caller retries against the new state. They are entered and left with
+ * the driver lock held.
+ *
+ * CPU faults (migrate_cpu_fault()) never wait: a busy range returns -EBUSY
+ * (the shim parks the fault and retries when the range goes idle), data
+ * inside its timeslice returns -ETIME with the time to retry at, and -EAGAIN
+ * from the shim (an address-space event not yet read) goes back to the caller
+ * that reads events. Faults on host pages fill zeros into the largest window
+ * that cannot hide device data (svm_host_window()).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "mem.h"
+#include "migrate.h"
+
+#define MIGRATE_RETRY_LIMIT 100000
+
+static void bits_set(uint64_t *bm, uint64_t first, uint64_t n, bool on)
+{
+	uint64_t i;
+
+	for (i = first; i < first + n; i++) {
+		if (on)
+			bm[i / 64] |= 1ULL << (i % 64);
+		else
+			bm[i / 64] &= ~(1ULL << (i % 64));
+	}
+}
+
+/* One past the last page of the run starting at @page with @page's state. */
+static uint64_t run_end(const struct svm_range *r, uint64_t page)
+{
+	uint64_t npages = svm_range_npages(r);
+	bool on = svm_range_page_on_dev(r, page);
+
+	while (++page < npages && svm_range_page_on_dev(r, page) == on)
+		;
+	return page;
+}
+
+static void retry_pause(unsigned int tries)
+{
+	struct timespec ts = { 0, tries < 10 ? 10000 : 200000 };
+
+	nanosleep(&ts, NULL);
+}
+
+static int copy_peer(struct devmem *dst, uint64_t off, struct devmem *src, uint64_t len)
+{
+	struct pagemap *dpm = dst->pm, *spm = src->pm;
+	void *s;
+
+	if (dpm->ops == spm->ops && dpm->ops->copy_peer)
+		return dpm->ops->copy_peer(dpm->pool, dst->dev_off + off, spm->pool,
+					   src->dev_off + off, len);
+	s = devmem_map(src, off, len);
+	if (!s)
+		return -EOPNOTSUPP;
+	return dpm->ops->copy_to_dev(dpm->pool, dst->dev_off + off, s, len);
+}
+
+/* Copy every page of @r that is not in @dm into @dm. No locks held. */
+static int copy_in(struct svm *svm, struct svm_range *r, struct devmem *dm, struct devmem *old,
+		   uint64_t *host_bytes, uint64_t *peer_bytes)
+{
+	uint64_t npages = svm_range_npages(r), page, end, off, len;
+	struct pagemap *pm = dm->pm;
+	int err = 0;
+
+	for (page = 0; page < npages && !err; page = end) {
+		end = run_end(r, page);
+		off = page << SVM_PAGE_SHIFT;
+		len = (end - page) << SVM_PAGE_SHIFT;
+		if (!svm_range_page_on_dev(r, page)) {
+			err = pm->ops->copy_to_dev(pm->pool, dm->dev_off + off,
+						   svm_range_host(svm, r, r->start + off), len);
+			*host_bytes += len;
+		} else if (old && old != dm) {
+			err = copy_peer(dm, off, old, len);
+			*peer_bytes += len;
+		}
+	}
+	return err;
+}
+
+static void count_to_device(struct core *core, uint64_t host_bytes, uint64_t peer_bytes)
+{
+	if (host_bytes) {
+		atomic_fetch_add(&core->stats.to_device, 1);
+		atomic_fetch_add(&core->stats.bytes_to_device, host_bytes);
+	}
+	if (peer_bytes) {
+		atomic_fetch_add(&core->stats.device_to_device, 1);
+		atomic_fetch_add(&core->stats.bytes_device_to_device, peer_bytes);
+	}
+}
+
+/**
+ * migrate_to_device() - Place a range's data on a device
+ * @core: The core
+ * @svm: The client; the driver lock is held (and dropped while copying)
+ * @r: The range; not unmapped
+ * @pm: Destination device
+ * @cause: Why (statistics)
+ * @res: Accumulates what happened (bytes of whole ranges)
+ *
+ * Return: 0 when the range is on @pm; -EAGAIN when the caller must look the
+ * range up again and retry (it was busy, invalidated, or the address space
+ * was changing); -ENODEV if @pm is unbound; -ENOSPC if @pm has no room;
+ * -ENOENT if the range was unmapped meanwhile; a copy or shim error
+ * (the data then stays where it was).
+ */
+int migrate_to_device(struct core *core, struct svm *svm, struct svm_range *r,
+		      struct pagemap *pm, enum migrate_cause cause, struct migrate_result *res)
+{
+	uint64_t size = r->end - r->start, npages = svm_range_npages(r), seq;
+	uint64_t host_bytes = 0, peer_bytes = 0;
+	struct devmem *old, *dm = NULL;
+	bool wp = false;
+	int err;
+
+	(void)cause;
+	err = svm_range_begin(svm, r, true);
+	if (err)
+		return err;
+	old = r->dm;
+	if (old && old->pm == pm && r->ndev == npages) {
+		pagemap_devmem_touch(old);
+		res->in_place += size;
+		svm_range_end(svm, r);
+		return 0;
+	}
+	seq = svm_range_seq(svm, r);
+	pthread_mutex_unlock(&svm->lock);
+
+	if (old && old->pm == pm) {
+		dm = old;
+	} else {
+		err = pagemap_devmem_alloc(pm, size, r, &dm);
+		if (err)
+			goto out;
+	}
+	if (r->ndev < npages) {
+		err = svm->mm_ops->protect(svm->mm, r->start, size);
+		if (err)
+			goto out;
+		wp = true;
+	}
+	err = copy_in(svm, r, dm, old, &host_bytes, &peer_bytes);
+	if (err)
+		goto out;
+
+	svm_notifier_lock(svm);
+	if (!svm_range_pages_valid(r, seq)) {
+		svm_notifier_unlock(svm);
+		err = (r->flags & SVM_RANGE_UNMAPPED) ? -ENOENT : -EAGAIN;
+		goto out;
+	}
+	r->dm = dm;
+	bits_set(r->on_dev, 0, npages, true);
+	r->ndev = (uint32_t)npages;
+	r->notifier_seq = seq;
+	dm->timeslice_end = core_now(core) + core->timeslice_ns;
+	svm_notifier_unlock(svm);
+
+	if (old && old != dm) {
+		pagemap_devmem_set_owner(old, NULL);
+		devmem_put(old);
+	}
+	/* Punching pages that are already holes is free: release it all. */
+	if (host_bytes)
+		svm->mm_ops->release(svm->mm, r->bo, r->obj_offset, size);
+	count_to_device(core, host_bytes, peer_bytes);
+	res->migrated += size;
+	dm = old = NULL;
+out:
+	if (wp)
+		svm->mm_ops->unprotect(svm->mm, r->start, size);
+	if (dm && dm != old)
+		devmem_put(dm);
+	if (err && err != -EAGAIN) {
+		res->failed += size;
+		if (!res->error)
+			res->error = err;
+	}
+	pthread_mutex_lock(&svm->lock);
+	svm_range_end(svm, r);
+	return err;
+}
+
+/*
+ * Install the device pages [page, end) of @r into the client. Uses the
+ * device's CPU view when it has one, a bounce buffer otherwise.
+ */
+static int install_run(struct svm *svm, struct svm_range *r, uint64_t page, uint64_t end)
+{
+	uint64_t off = page << SVM_PAGE_SHIFT, len = (end - page) << SVM_PAGE_SHIFT;
+	struct devmem *dm = r->dm;
+	void *src = devmem_map(dm, off, len), *bounce = NULL;
+	int err;
+
+	if (!src) {
+		bounce = mem_alloc(len);
+		if (!bounce)
+			return -ENOMEM;
+		err = dm->pm->ops->copy_to_host(dm->pm->pool, bounce, dm->dev_off + off, len);
+		if (err)
+			goto out;
+		src = bounce;
+	}
+	err = svm->mm_ops->install(svm->mm, r->start + off, src, len);
+out:
+	mem_free(bounce);
+	return err;
+}
+
+/* Forget device pages [page, end) of @r; drop the allocation with the last. */
+static void drop_run(struct svm *svm, struct svm_range *r, uint64_t page, uint64_t end)
+{
+	struct devmem *dm = NULL;
+
+	svm_notifier_lock(svm);
+	bits_set(r->on_dev, page, end - page, false);
+	r->ndev -= (uint32_t)(end - page);
+	if (!r->ndev) {
+		dm = r->dm;
+		r->dm = NULL;
+	}
+	svm_notifier_unlock(svm);
+	if (dm) {
+		pagemap_devmem_set_owner(dm, NULL);
+		devmem_put(dm);
+	}
+}
+
+/* Whether page @page of @r is still registered to the same backing. */
+static bool page_still_ours(struct svm *svm, struct svm_range *r, uint64_t page)
+{
+	uint64_t addr = r->start + (page << SVM_PAGE_SHIFT);
+	struct vamap_mapping *va = vamap_find(&svm->va, addr);
+
+	return va && va->obj == r->bo->id &&
+	       va->offset + (addr - va->start) == r->obj_offset + (addr - r->start);
+}
+
+/*
+ * Move every device page of @r to host. With @registered_only, pages whose
+ * address no longer belongs to the range's allocation are dropped instead.
+ */
+static int evict_pages(struct core *core, struct svm *svm, struct svm_range *r,
+		       bool registered_only)
+{
+	uint64_t npages = svm_range_npages(r), page, end, bytes = 0;
+	int err = 0;
+
+	for (page = 0; page < npages && r->ndev; page = end) {
+		end = page + 1;
+		if (!svm_range_page_on_dev(r, page))
+			continue;
+		if (registered_only && !page_still_ours(svm, r, page)) {
+			drop_run(svm, r, page, end);
+			continue;
+		}
+		while (end < npages && svm_range_page_on_dev(r, end) &&
+		       (!registered_only || page_still_ours(svm, r, end)))
+			end++;
+		err = install_run(svm, r, page, end);
+		if (err)
+			break;
+		bytes += (end - page) << SVM_PAGE_SHIFT;
+		drop_run(svm, r, page, end);
+	}
+	if (bytes) {
+		atomic_fetch_add(&core->stats.to_host, 1);
+		atomic_fetch_add(&core->stats.bytes_to_host, bytes);
+	}
+	return err;
+}
+
+/**
+ * migrate_to_host() - Bring a range's device pages back to host
+ * @core: The core
+ * @svm: The client; the driver lock is held (and dropped while copying)
+ * @r: The range
+ * @cause: Why (statistics)
+ * @res: Accumulates what happened
+ *
+ * Moves the whole device allocation. Pages installed stay installed even if
+ * a later run fails; the rest stay on the device.
+ *
+ * Return: 0; -EAGAIN when the range was busy (look it up again) or the shim
+ * asks to retry; -ENOENT if the client's mapping went away (the data stays on
+ * the device until the range is collected); another shim or copy error.
+ */
+int migrate_to_host(struct core *core, struct svm *svm, struct svm_range *r,
+		    enum migrate_cause cause, struct migrate_result *res)
+{
+	uint64_t size = r->end - r->start;
+	int err;
+
+	(void)cause;
+	err = svm_range_begin(svm, r, true);
+	if (err)
+		return err;
+	if (!r->dm) {
+		res->in_place += size;
+		svm_range_end(svm, r);
+		return 0;
+	}
+	pthread_mutex_unlock(&svm->lock);
+	err = evict_pages(core, svm, r, false);
+	pthread_mutex_lock(&svm->lock);
+	if (err && err != -EAGAIN) {
+		res->failed += size;
+		if (!res->error)
+			res->error = err;
+	} else {
+		res->migrated += size;
+	}
+	svm_range_end(svm, r);
+	return err;
+}
+
+/**
+ * migrate_cpu_fault() - Serve a CPU fault on a missing page, without waiting
+ * @core: The core
+ * @svm: The client; the driver lock is not held
+ * @addr: Faulting address
+ * @retry_at: Receives the clock time to retry at, with -ETIME
+ *
+ * A page on a device brings its whole range back to host (once its
+ * timeslice is over); a page on host is missing because it was never written
+ * or the client punched it, so it reads as zeros.
+ *
+ * Return: 0 when the fault is resolved; -EBUSY when the range is busy (retry
+ * when it goes idle); -ETIME when the data is inside its timeslice; -EAGAIN
+ * when the shim could not act yet or the range waits for collection;
+ * -EFAULT when @addr is not registered (yet); another shim error.
+ */
+int migrate_cpu_fault(struct core *core, struct svm *svm, uint64_t addr, uint64_t *retry_at)
+{
+	struct migrate_result res = { 0 };
+	struct vamap_mapping *va;
+	struct svm_range *r;
+	uint64_t s, e, now;
+	int err;
+
+	pthread_mutex_lock(&svm->lock);
+	r = svm_range_find(svm, addr);
+	if (r && r->busy) {
+		err = -EBUSY;
+		goto out;
+	}
+	if (r && r->dm && svm_range_page_on_dev(r, (addr - r->start) >> SVM_PAGE_SHIFT)) {
+		now = core_now(core);
+		if (now < r->dm->timeslice_end) {
+			*retry_at = r->dm->timeslice_end;
+			err = -ETIME;
+			goto out;
+		}
+		err = migrate_to_host(core, svm, r, MIGRATE_CPU_FAULT, &res);
+		goto out;
+	}
+	err = svm_host_window(svm, addr, &s, &e);
+	if (err)
+		goto out;
+	va = vamap_find(&svm->va, s);
+	err = svm->mm_ops->fill_zero(svm->mm, s, svm_bo_find(svm, va->obj),
+				     va->offset + (s - va->start), e - s);
+out:
+	pthread_mutex_unlock(&svm->lock);
+	return err;
+}
+
+/**
+ * migrate_collect() - Run the garbage collector
+ * @core: The core
+ * @svm: The client; the driver lock is held
+ *
+ * Destroys every queued idle range. A partly unmapped range first moves its
+ * device pages that are still registered back to host; the rest of its
+ * device memory is freed.
+ *
+ * Return: 0, or -EAGAIN when the shim asked to retry (the range is queued
+ * again).
+ */
+int migrate_collect(struct core *core, struct svm *svm)
+{
+	struct svm_range *r;
+	int err;
+
+	while ((r = svm_gc_next(svm))) {
+		if (r->dm && (r->flags & SVM_RANGE_PARTIAL)) {
+			err = evict_pages(core, svm, r, true);
+			if (err == -EAGAIN) {
+				svm_gc_requeue(svm, r);
+				return err;
+			}
+		}
+		if (r->dm) {
+			pagemap_devmem_set_owner(r->dm, NULL);
+			devmem_put(r->dm);
+			r->dm = NULL;
+			r->ndev = 0;
+		}
+		svm_range_remove(svm, r);
+	}
+	return 0;
+}
+
+/* Find or create the range at @addr, collecting stale ranges in the way. */
+static int range_at(struct core *core, struct svm *svm, uint64_t addr, struct svm_range **r)
+{
+	int err = svm_range_find_or_insert(svm, addr, r);
+
+	if (err == -EAGAIN) {
+		migrate_collect(core, svm);
+		err = svm_range_find_or_insert(svm, addr, r);
+	}
+	return err;
+}
+
+static int populate_host(struct core *core, struct svm *svm, uint64_t start, uint64_t end,
+			 struct migrate_result *res)
+{
+	unsigned int tries = 0;
+	struct svm_range *r;
+	uint64_t pos = start;
+	int err = 0;
+
+	while (pos < end && (r = svm_range_first(svm, pos, end))) {
+		err = migrate_to_host(core, svm, r, MIGRATE_PREFETCH, res);
+		if (err == -EAGAIN && ++tries < MIGRATE_RETRY_LIMIT) {
+			pthread_mutex_unlock(&svm->lock);
+			retry_pause(tries);
+			pthread_mutex_lock(&svm->lock);
+			continue;
+		}
+		if (err)
+			break;
+		pos = r->end;
+	}
+	return err;
+}
+
+static int populate_device(struct core *core, struct svm *svm, uint64_t start, uint64_t end,
+			   struct pagemap *pm, enum migrate_cause cause,
+			   struct migrate_result *res)
+{
+	unsigned int tries = 0;
+	struct svm_range *r;
+	uint64_t pos = start;
+	int err = 0, first = 0;
+
+	while (pos < end) {
+		err = range_at(core, svm, pos, &r);
+		if (!err)
+			err = migrate_to_device(core, svm, r, pm, cause, res);
+		if (err == -EAGAIN && ++tries < MIGRATE_RETRY_LIMIT) {
+			pthread_mutex_unlock(&svm->lock);
+			retry_pause(tries);
+			pthread_mutex_lock(&svm->lock);
+			continue;
+		}
+		tries = 0;
+		if (err == -ENODEV || err == -ENOMEM || err == -EFAULT)
+			return err;
+		if (err && !first)
+			first = err;
+		/* The range may have gone with the error; step from @pos. */
+		r = svm_range_find(svm, pos);
+		pos = r ? r->end : (pos | (SVM_PAGE_SIZE - 1)) + 1;
+	}
+	return first;
+}
+
+/**
+ * migrate_populate() - Best-effort placement of [@start, @start + @len)
+ * @core: The core
+ * @svm: The client; the driver lock is held
+ * @start: First address
+ * @len: Bytes
+ * @loc: Destination: a device id or LOC_HOST
+ * @cause: Why (statistics)
+ * @res: Receives what happened, in bytes of whole ranges
+ *
+ * Moves range by range; a range that cannot be placed (device full, copy
+ * error) is left where it was and the rest carries on.
+ *
+ * Return: 0 when everything is at @loc; otherwise the first error met
+ * (-ENOSPC when the device is full), with @res telling what was done;
+ * -EINVAL, -EFAULT (not registered) or -ENODEV (unknown or unbound device)
+ * before anything moved.
+ */
+int migrate_populate(struct core *core, struct svm *svm, uint64_t start, uint64_t len, int loc,
+		     enum migrate_cause cause, struct migrate_result *res)
+{
+	struct pagemap *pm = NULL;
+	int err;
+
+	memset(res, 0, sizeof(*res));
+	err = svm_check_registered(svm, start, len);
+	if (err)
+		return err;
+	if (loc != LOC_HOST) {
+		pm = core_device(core, loc);
+		if (!pm || !pagemap_bound(pm))
+			return -ENODEV;
+	}
+	start &= ~(SVM_PAGE_SIZE - 1);
+	res->requested = len;
+	if (!pm)
+		return populate_host(core, svm, start, start + len, res);
+	return populate_device(core, svm, start, start + len, pm, cause, res);
+}
+
+/* Move every range of @svm that has data on @pm (any device if NULL) home. */
+static int svm_evacuate(struct core *core, struct svm *svm, struct pagemap *pm,
+			enum migrate_cause cause)
+{
+	struct migrate_result res = { 0 };
+	struct svm_range *r, *next;
+	unsigned int tries = 0;
+	int err = 0;
+
+	pthread_mutex_lock(&svm->lock);
+	migrate_collect(core, svm);
+	r = svm_range_first(svm, 0, UINT64_MAX);
+	while (r) {
+		if (!r->dm || (pm && r->dm->pm != pm)) {
+			r = svm_range_next(svm, r);
+			continue;
+		}
+		err = migrate_to_host(core, svm, r, cause, &res);
+		if (err == -EAGAIN && ++tries < MIGRATE_RETRY_LIMIT) {
+			pthread_mutex_unlock(&svm->lock);
+			retry_pause(tries);
+			pthread_mutex_lock(&svm->lock);
+			r = svm_range_first(svm, 0, UINT64_MAX);
+			continue;
+		}
+		if (err)
+			break;
+		next = svm_range_next(svm, r);
+		r = next;
+	}
+	pthread_mutex_unlock(&svm->lock);
+	return err;
+}
+
+/**
+ * migrate_evacuate_device() - Move everything an unbound device holds to host
+ * @core: The core
+ * @pm: The device, already unbound (pagemap_unbind())
+ *
+ * Walks every client until the device holds nothing: migrations that were
+ * already copying to it when it was unbound commit and are moved again.
+ *
+ * Return: 0, or the first error that left data on the device.
+ */
+int migrate_evacuate_device(struct core *core, struct pagemap *pm)
+{
+	unsigned int rounds = 0;
+	uint64_t nallocs;
+	struct svm *svm;
+	int err = 0;
+
+	do {
+		pthread_rwlock_rdlock(&core->clients_lock);
+		TAILQ_FOREACH(svm, &core->clients, core_link) {
+			err = svm_evacuate(core, svm, pm, MIGRATE_UNBIND);
+			if (err)
+				break;
+		}
+		pthread_rwlock_unlock(&core->clients_lock);
+		pagemap_usage(pm, NULL, NULL, &nallocs);
+		if (nallocs && !err)
+			retry_pause(++rounds);
+	} while (nallocs && !err && rounds < MIGRATE_RETRY_LIMIT);
+	return err ? err : (nallocs ? -EBUSY : 0);
+}
+
+/**
+ * migrate_svm_to_host() - Bring all of a client's data home
+ * @core: The core
+ * @svm: The client; the driver lock is not held
+ *
+ * Used when gsvmd stops: afterwards the client's memory is ordinary memory.
+ *
+ * Return: 0, or the first error that left data on a device.
+ */
+int migrate_svm_to_host(struct core *core, struct svm *svm)
+{
+	return svm_evacuate(core, svm, NULL, MIGRATE_EVICTION);
+}
+
+/**
+ * migrate_release_all() - Drop all of a departed client's ranges
+ * @core: The core
+ * @svm: The client, whose address space is gone; nothing else uses it
+ *
+ * Device memory returns to the pools; no data is copied.
+ */
+void migrate_release_all(struct core *core, struct svm *svm)
+{
+	struct svm_range *r;
+
+	(void)core;
+	pthread_mutex_lock(&svm->lock);
+	while ((r = svm_range_first(svm, 0, UINT64_MAX))) {
+		if (svm_range_begin(svm, r, true))
+			continue;
+		if (r->dm) {
+			pagemap_devmem_set_owner(r->dm, NULL);
+			devmem_put(r->dm);
+			r->dm = NULL;
+			r->ndev = 0;
+		}
+		r->busy = false;
+		svm_range_remove(svm, r);
+	}
+	pthread_mutex_unlock(&svm->lock);
+}
+
+/**
+ * migrate_unregister() - The client unmapped [@start, @start + @len)
+ * @core: The core
+ * @svm: The client; the driver lock is not held
+ * @start: First address
+ * @len: Bytes
+ *
+ * Invalidates the ranges there, removes the registrations and collects the
+ * ranges (moving still-registered device pages of partly unmapped ranges
+ * home).
+ *
+ * Return: 0, -EINVAL for a bad range, -ENOMEM, or -EAGAIN from the
+ * collector (call migrate_collect() again later).
+ */
+int migrate_unregister(struct core *core, struct svm *svm, uint64_t start, uint64_t len)
+{
+	int err;
+
+	if (!len || start + len < start)
+		return -EINVAL;
+	svm_invalidate_unmap(svm, start, start + len);
+	pthread_mutex_lock(&svm->lock);
+	err = vamap_unmap(&svm->va, start, len);
+	if (!err)
+		err = migrate_collect(core, svm);
+	pthread_mutex_unlock(&svm->lock);
+	return err;
+}

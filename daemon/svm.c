@@ -1,0 +1,871 @@
+// SPDX-License-Identifier: MIT
+/**
+ * DOC: SVM range tracker
+ *
+ * Per client, the range tracker knows which parts of the address space a
+ * device has used, in units called ranges, and whether their pages are valid.
+ *
+ * Registrations: a client registers allocations (a backing object, i.e. a
+ * memfd, mapped at some address). They live in the VA attribute map
+ * (&struct vamap), one mapping per allocation until advice splits it.
+ *
+ * Notifiers: the address space is cut into aligned intervals of
+ * cfg.notifier_size (512 MiB by default). A notifier exists while it holds
+ * ranges; it keeps them in a tree (O(log n) lookup) and in a list in the same
+ * order (for walks that remove ranges). Notifiers themselves are in a tree.
+ *
+ * Ranges: created on a device fault at an address with the largest chunk size
+ * (cfg.chunk_sizes, 2 MiB / 64 KiB / 4 KiB by default) whose aligned chunk
+ * around the address lies inside one VA map mapping and overlaps no existing
+ * range. The smallest chunk is one page, so a range can always be made.
+ * A range's pages are either on host (in the backing object) or in its device
+ * allocation; the on_dev bitmap says which.
+ *
+ * Sequence numbers: every invalidation (unmap, remove, remap) bumps the
+ * sequence number of each notifier it touches. A migration reads the number
+ * (svm_range_seq()) before copying and checks svm_range_pages_valid() under
+ * the notifier lock before committing; if an invalidation came in between,
+ * it backs out and the caller retries (-EAGAIN).
+ *
+ * Unmap and garbage collection: an unmap event marks the ranges it touches
+ * UNMAPPED (PARTIAL when part of the range stays mapped) and queues them for
+ * the garbage collector; nothing is freed on the event path. The collector
+ * (migrate_collect()) destroys a whole range even when it was only partly
+ * unmapped, after moving its still-mapped device pages back to host: ranges
+ * are never split.
+ *
+ * Locking: the driver lock (svm->lock) serializes everything that changes the
+ * VA map, the object tree or the range trees; the notifier lock protects the
+ * sequence numbers, range flags, the GC list and placement commits, and is
+ * taken inside the driver lock. The event path (svm_invalidate*()) takes only
+ * the notifier lock, which is never held across a copy, so events are never
+ * stuck behind a migration. A range marked busy (svm_range_begin()) is owned
+ * by one migration or device kernel: it is not removed and its placement is
+ * not changed by anyone else, so its owner may copy without holding a lock.
+ * Unless stated, functions here expect the caller to hold the driver lock.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mem.h"
+#include "rbtree.h"
+#include "svm.h"
+
+#define SVM_MM_END (1ULL << 57)
+
+static int svm_range_cmp(const struct svm_range *a, const struct svm_range *b)
+{
+	return a->start < b->start ? -1 : a->start > b->start;
+}
+
+static int svm_notifier_cmp(const struct svm_notifier *a, const struct svm_notifier *b)
+{
+	return a->start < b->start ? -1 : a->start > b->start;
+}
+
+static int svm_bo_cmp(const struct svm_bo *a, const struct svm_bo *b)
+{
+	return a->id < b->id ? -1 : a->id > b->id;
+}
+
+GSVM_RB_GENERATE_STATIC(svm_range_tree, svm_range, node, svm_range_cmp)
+GSVM_RB_GENERATE_STATIC(svm_notifier_tree, svm_notifier, node, svm_notifier_cmp)
+GSVM_RB_GENERATE_STATIC(svm_bo_tree, svm_bo, node, svm_bo_cmp)
+
+static bool is_pow2(uint64_t x)
+{
+	return x && !(x & (x - 1));
+}
+
+static bool range_overflows(uint64_t start, uint64_t len)
+{
+	return !len || start + len < start;
+}
+
+static bool page_aligned(uint64_t x)
+{
+	return !(x & (SVM_PAGE_SIZE - 1));
+}
+
+/**
+ * svm_config_default() - The default range tracker knobs
+ * @cfg: Receives 512 MiB notifiers and 2 MiB / 64 KiB / 4 KiB chunks
+ */
+void svm_config_default(struct svm_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->notifier_size = 512ULL << 20;
+	cfg->chunk_sizes[0] = 2ULL << 20;
+	cfg->chunk_sizes[1] = 64ULL << 10;
+	cfg->chunk_sizes[2] = 4ULL << 10;
+	cfg->nchunks = 3;
+}
+
+/**
+ * svm_config_validate() - Check range tracker knobs
+ * @cfg: The knobs
+ *
+ * Return: 0, or -EINVAL unless the notifier size is a power of two of at
+ * least a page and the chunk sizes are 1 to SVM_MAX_CHUNKS strictly
+ * decreasing powers of two, none above the notifier size, the last one page.
+ */
+int svm_config_validate(const struct svm_config *cfg)
+{
+	unsigned int i;
+
+	if (!cfg || !is_pow2(cfg->notifier_size) || cfg->notifier_size < SVM_PAGE_SIZE)
+		return -EINVAL;
+	if (!cfg->nchunks || cfg->nchunks > SVM_MAX_CHUNKS)
+		return -EINVAL;
+	for (i = 0; i < cfg->nchunks; i++) {
+		if (!is_pow2(cfg->chunk_sizes[i]) || cfg->chunk_sizes[i] > cfg->notifier_size)
+			return -EINVAL;
+		if (i && cfg->chunk_sizes[i] >= cfg->chunk_sizes[i - 1])
+			return -EINVAL;
+	}
+	if (cfg->chunk_sizes[cfg->nchunks - 1] != SVM_PAGE_SIZE)
+		return -EINVAL;
+	return 0;
+}
+
+/**
+ * svm_init() - Initialize a client's SVM state
+ * @svm: The state to initialize
+ * @cfg: Range tracker knobs (copied)
+ * @mm_ops: The fault shim
+ * @mm: The fault shim's handle for the client's address space
+ *
+ * Return: 0, or -EINVAL for bad knobs or missing ops.
+ */
+int svm_init(struct svm *svm, const struct svm_config *cfg, const struct svm_mm_ops *mm_ops,
+	     void *mm)
+{
+	int err;
+
+	err = svm_config_validate(cfg);
+	if (err)
+		return err;
+	if (!mm_ops || !mm_ops->protect || !mm_ops->unprotect || !mm_ops->release ||
+	    !mm_ops->install || !mm_ops->fill_zero)
+		return -EINVAL;
+	memset(svm, 0, sizeof(*svm));
+	err = vamap_init(&svm->va, SVM_PAGE_SIZE, SVM_MM_END - SVM_PAGE_SIZE);
+	if (err)
+		return err;
+	svm->cfg = *cfg;
+	svm->mm_ops = mm_ops;
+	svm->mm = mm;
+	pthread_mutex_init(&svm->lock, NULL);
+	pthread_mutex_init(&svm->notifier_lock, NULL);
+	pthread_cond_init(&svm->busy_cv, NULL);
+	RB_INIT(&svm->bos);
+	RB_INIT(&svm->notifiers);
+	TAILQ_INIT(&svm->gc_list);
+	return 0;
+}
+
+/**
+ * svm_fini() - Free a client's SVM state
+ * @svm: The state
+ *
+ * Ranges still present are freed without touching their device memory:
+ * the caller must have released it (migrate_release_all()). Nothing may be
+ * busy.
+ */
+void svm_fini(struct svm *svm)
+{
+	struct svm_notifier *n;
+	struct svm_range *r;
+	struct svm_bo *bo;
+
+	while ((n = RB_MIN(svm_notifier_tree, &svm->notifiers))) {
+		while ((r = TAILQ_FIRST(&n->range_list))) {
+			if (r->bo)
+				r->bo->nranges--;
+			TAILQ_REMOVE(&n->range_list, r, link);
+			RB_REMOVE(svm_range_tree, &n->ranges, r);
+			mem_free(r);
+		}
+		RB_REMOVE(svm_notifier_tree, &svm->notifiers, n);
+		mem_free(n);
+	}
+	while ((bo = RB_MIN(svm_bo_tree, &svm->bos))) {
+		RB_REMOVE(svm_bo_tree, &svm->bos, bo);
+		mem_free(bo);
+	}
+	vamap_fini(&svm->va);
+	pthread_cond_destroy(&svm->busy_cv);
+	pthread_mutex_destroy(&svm->notifier_lock);
+	pthread_mutex_destroy(&svm->lock);
+}
+
+/**
+ * svm_bo_add() - Add a backing object
+ * @svm: The client
+ * @id: Non-zero id, unique in @svm
+ * @size: Bytes, a non-zero multiple of the page size
+ * @host: gsvmd's CPU view of the object
+ * @priv: The fault shim's data for it
+ *
+ * Return: 0, -EINVAL, -EEXIST for a duplicate id, -ENOMEM.
+ */
+int svm_bo_add(struct svm *svm, uint64_t id, uint64_t size, void *host, void *priv)
+{
+	struct svm_bo *bo;
+
+	if (!id || !size || !page_aligned(size) || !host)
+		return -EINVAL;
+	if (svm_bo_find(svm, id))
+		return -EEXIST;
+	bo = mem_zalloc(sizeof(*bo));
+	if (!bo)
+		return -ENOMEM;
+	bo->id = id;
+	bo->size = size;
+	bo->host = host;
+	bo->priv = priv;
+	RB_INSERT(svm_bo_tree, &svm->bos, bo);
+	return 0;
+}
+
+/**
+ * svm_bo_find() - Look up a backing object
+ * @svm: The client
+ * @id: Its id
+ *
+ * Return: the object, or NULL.
+ */
+struct svm_bo *svm_bo_find(struct svm *svm, uint64_t id)
+{
+	struct svm_bo key = { .id = id };
+
+	return RB_FIND(svm_bo_tree, &svm->bos, &key);
+}
+
+/**
+ * svm_bo_mapped() - Whether any VA map mapping is backed by an object
+ * @svm: The client
+ * @id: The object's id
+ *
+ * Walks the mappings: there is one per allocation unless advice split them.
+ *
+ * Return: true if some mapping uses @id.
+ */
+bool svm_bo_mapped(struct svm *svm, uint64_t id)
+{
+	struct vamap_mapping *va;
+
+	for (va = vamap_first(&svm->va, 0, SVM_MM_END); va; va = vamap_next(&svm->va, va))
+		if (va->obj == id)
+			return true;
+	return false;
+}
+
+/**
+ * svm_bo_remove() - Remove a backing object nothing uses any more
+ * @svm: The client
+ * @id: The object's id
+ *
+ * Return: 0, -ENOENT if there is no such object, -EBUSY while a mapping or a
+ * range still uses it (unmap it and collect the ranges first).
+ */
+int svm_bo_remove(struct svm *svm, uint64_t id)
+{
+	struct svm_bo *bo = svm_bo_find(svm, id);
+
+	if (!bo)
+		return -ENOENT;
+	if (bo->nranges || svm_bo_mapped(svm, id))
+		return -EBUSY;
+	RB_REMOVE(svm_bo_tree, &svm->bos, bo);
+	mem_free(bo);
+	return 0;
+}
+
+static bool svm_ranges_overlap(struct svm *svm, uint64_t start, uint64_t end)
+{
+	return svm_range_first(svm, start, end) != NULL;
+}
+
+/**
+ * svm_register() - Register an allocation: map [@start, @start + @len) to
+ * @obj at @offset
+ * @svm: The client
+ * @start: Client address, page aligned
+ * @len: Bytes, page aligned
+ * @obj: Backing object id
+ * @offset: Offset in @obj, page aligned; the mapping must fit in @obj
+ *
+ * Return: 0, -EINVAL for bad arguments or an unknown object, -EEXIST if the
+ * range overlaps a registration, -EBUSY if ranges of an old registration
+ * there still wait for the garbage collector, -ENOMEM.
+ */
+int svm_register(struct svm *svm, uint64_t start, uint64_t len, uint64_t obj, uint64_t offset)
+{
+	struct vamap_op_map req = {
+		.start = start,
+		.len = len,
+		.obj = obj,
+		.offset = offset,
+		.attrs = { .preferred_loc = LOC_NONE },
+	};
+	struct svm_bo *bo = svm_bo_find(svm, obj);
+
+	if (range_overflows(start, len) || !page_aligned(start) || !page_aligned(len) ||
+	    !page_aligned(offset))
+		return -EINVAL;
+	if (!bo || offset > bo->size || len > bo->size - offset)
+		return -EINVAL;
+	if (start < svm->va.mm_start || start + len > svm->va.mm_end)
+		return -EINVAL;
+	if (vamap_first(&svm->va, start, start + len))
+		return -EEXIST;
+	if (svm_ranges_overlap(svm, start, start + len))
+		return -EBUSY;
+	return vamap_map(&svm->va, &req);
+}
+
+/**
+ * svm_check_registered() - Check that a client range is fully registered
+ * @svm: The client
+ * @start: First address
+ * @len: Bytes
+ *
+ * Return: 0, -EINVAL for a zero or overflowing length, -EFAULT if some byte
+ * is not inside a registered allocation.
+ */
+int svm_check_registered(struct svm *svm, uint64_t start, uint64_t len)
+{
+	uint64_t end = start + len, pos = start;
+	struct vamap_mapping *va;
+
+	if (range_overflows(start, len))
+		return -EINVAL;
+	for (va = vamap_first(&svm->va, start, end); va && pos < end;
+	     va = vamap_next(&svm->va, va)) {
+		if (va->start > pos || !va->obj)
+			return -EFAULT;
+		pos = va->start + va->len;
+	}
+	return pos >= end ? 0 : -EFAULT;
+}
+
+static struct svm_notifier *svm_notifier_find(struct svm *svm, uint64_t addr)
+{
+	struct svm_notifier key = { .start = addr & ~(svm->cfg.notifier_size - 1) };
+
+	return RB_FIND(svm_notifier_tree, &svm->notifiers, &key);
+}
+
+/* The first range of @n that ends after @start, or NULL. */
+static struct svm_range *svm_notifier_range_from(struct svm_notifier *n, uint64_t start)
+{
+	struct svm_range key = { .start = start }, *r, *prev;
+
+	r = RB_NFIND(svm_range_tree, &n->ranges, &key);
+	prev = r ? RB_PREV(svm_range_tree, &n->ranges, r) : RB_MAX(svm_range_tree, &n->ranges);
+	if (prev && prev->end > start)
+		return prev;
+	return r;
+}
+
+/**
+ * svm_range_find() - The range that contains @addr
+ * @svm: The client
+ * @addr: Client address
+ *
+ * Return: the range, or NULL.
+ */
+struct svm_range *svm_range_find(struct svm *svm, uint64_t addr)
+{
+	struct svm_notifier *n = svm_notifier_find(svm, addr);
+	struct svm_range *r;
+
+	if (!n)
+		return NULL;
+	r = svm_notifier_range_from(n, addr);
+	return r && r->start <= addr ? r : NULL;
+}
+
+/**
+ * svm_range_first() - The first range overlapping [@start, @end)
+ * @svm: The client
+ * @start: First address
+ * @end: One past the last address
+ *
+ * Return: the range, or NULL.
+ */
+struct svm_range *svm_range_first(struct svm *svm, uint64_t start, uint64_t end)
+{
+	struct svm_notifier key = { .start = start & ~(svm->cfg.notifier_size - 1) }, *n;
+	struct svm_range *r;
+
+	if (start >= end)
+		return NULL;
+	for (n = RB_NFIND(svm_notifier_tree, &svm->notifiers, &key); n && n->start < end;
+	     n = RB_NEXT(svm_notifier_tree, &svm->notifiers, n)) {
+		r = svm_notifier_range_from(n, start);
+		if (r)
+			return r->start < end ? r : NULL;
+	}
+	return NULL;
+}
+
+/**
+ * svm_range_next() - The range after @r in address order
+ * @svm: The client
+ * @r: A range
+ *
+ * Return: the next range, or NULL.
+ */
+struct svm_range *svm_range_next(struct svm *svm, struct svm_range *r)
+{
+	struct svm_notifier *n = r->notifier;
+	struct svm_range *next = TAILQ_NEXT(r, link);
+
+	(void)svm;
+	while (!next) {
+		n = RB_NEXT(svm_notifier_tree, &svm->notifiers, n);
+		if (!n)
+			return NULL;
+		next = TAILQ_FIRST(&n->range_list);
+	}
+	return next;
+}
+
+static uint64_t svm_chunk_for(struct svm *svm, struct svm_notifier *n,
+			      const struct vamap_mapping *va, uint64_t addr, uint64_t *start)
+{
+	unsigned int i;
+
+	for (i = 0; i < svm->cfg.nchunks; i++) {
+		uint64_t size = svm->cfg.chunk_sizes[i];
+		uint64_t s = addr & ~(size - 1), e = s + size;
+		struct svm_range *r;
+
+		if (s < va->start || e > va->start + va->len)
+			continue;
+		r = n ? svm_notifier_range_from(n, s) : NULL;
+		if (r && r->start < e)
+			continue;
+		*start = s;
+		return size;
+	}
+	return 0;
+}
+
+static struct svm_notifier *svm_notifier_create(struct svm *svm, uint64_t addr)
+{
+	struct svm_notifier *n = mem_zalloc(sizeof(*n));
+
+	if (!n)
+		return NULL;
+	n->svm = svm;
+	n->start = addr & ~(svm->cfg.notifier_size - 1);
+	n->end = n->start + svm->cfg.notifier_size;
+	RB_INIT(&n->ranges);
+	TAILQ_INIT(&n->range_list);
+	return n;
+}
+
+static void svm_range_link(struct svm *svm, struct svm_notifier *n, struct svm_range *r)
+{
+	struct svm_range *next;
+
+	RB_INSERT(svm_range_tree, &n->ranges, r);
+	next = RB_NEXT(svm_range_tree, &n->ranges, r);
+	if (next)
+		TAILQ_INSERT_BEFORE(next, r, link);
+	else
+		TAILQ_INSERT_TAIL(&n->range_list, r, link);
+	r->notifier = n;
+	n->nranges++;
+	svm->nranges++;
+}
+
+/**
+ * svm_range_find_or_insert() - The range for a device fault at @addr
+ * @svm: The client
+ * @addr: Faulting client address
+ * @out: Receives the range
+ *
+ * Returns the range containing @addr, or creates one sized by the largest
+ * chunk that fits (see the DOC comment). The new range's pages are all on
+ * host.
+ *
+ * Return: 0, -EFAULT if @addr is not in a registered allocation, -EAGAIN if
+ * the range there was unmapped and waits for the garbage collector, -ENOMEM.
+ */
+int svm_range_find_or_insert(struct svm *svm, uint64_t addr, struct svm_range **out)
+{
+	struct vamap_mapping *va = vamap_find(&svm->va, addr);
+	struct svm_notifier *n, *new_n = NULL;
+	struct svm_range *r;
+	uint64_t size, start = 0, words;
+	struct svm_bo *bo;
+
+	if (!va || !va->obj)
+		return -EFAULT;
+	bo = svm_bo_find(svm, va->obj);
+	if (!bo)
+		return -EFAULT;
+	r = svm_range_find(svm, addr);
+	if (r) {
+		if (r->flags & SVM_RANGE_UNMAPPED)
+			return -EAGAIN;
+		*out = r;
+		return 0;
+	}
+	n = svm_notifier_find(svm, addr);
+	size = svm_chunk_for(svm, n, va, addr, &start);
+	if (!size)
+		return -EFAULT;
+	words = (size / SVM_PAGE_SIZE + 63) / 64;
+	r = mem_zalloc(sizeof(*r) + words * sizeof(uint64_t));
+	if (!r)
+		return -ENOMEM;
+	if (!n) {
+		n = new_n = svm_notifier_create(svm, addr);
+		if (!n) {
+			mem_free(r);
+			return -ENOMEM;
+		}
+	}
+	r->start = start;
+	r->end = start + size;
+	r->bo = bo;
+	r->obj_offset = va->offset + (start - va->start);
+	bo->nranges++;
+	pthread_mutex_lock(&svm->notifier_lock);
+	if (new_n) {
+		RB_INSERT(svm_notifier_tree, &svm->notifiers, new_n);
+		svm->nnotifiers++;
+	}
+	svm_range_link(svm, n, r);
+	r->notifier_seq = n->seq;
+	pthread_mutex_unlock(&svm->notifier_lock);
+	*out = r;
+	return 0;
+}
+
+/**
+ * svm_range_remove() - Remove and free a range
+ * @svm: The client
+ * @r: The range; not busy, its device allocation already released
+ *
+ * Removes the notifier too when it was its last range.
+ */
+void svm_range_remove(struct svm *svm, struct svm_range *r)
+{
+	struct svm_notifier *n = r->notifier;
+
+	pthread_mutex_lock(&svm->notifier_lock);
+	if (r->flags & SVM_RANGE_IN_GC)
+		TAILQ_REMOVE(&svm->gc_list, r, gc_link);
+	RB_REMOVE(svm_range_tree, &n->ranges, r);
+	TAILQ_REMOVE(&n->range_list, r, link);
+	n->nranges--;
+	svm->nranges--;
+	if (!n->nranges) {
+		RB_REMOVE(svm_notifier_tree, &svm->notifiers, n);
+		svm->nnotifiers--;
+		mem_free(n);
+	}
+	pthread_mutex_unlock(&svm->notifier_lock);
+	r->bo->nranges--;
+	mem_free(r);
+}
+
+/**
+ * svm_range_host() - gsvmd's CPU view of the host copy of @addr in @r
+ * @svm: The client
+ * @r: The range
+ * @addr: An address inside @r
+ *
+ * Return: the pointer into the backing object.
+ */
+void *svm_range_host(struct svm *svm, struct svm_range *r, uint64_t addr)
+{
+	(void)svm;
+	return (char *)r->bo->host + r->obj_offset + (addr - r->start);
+}
+
+/**
+ * svm_range_npages() - Number of pages in a range
+ * @r: The range
+ *
+ * Return: the page count.
+ */
+uint64_t svm_range_npages(const struct svm_range *r)
+{
+	return (r->end - r->start) >> SVM_PAGE_SHIFT;
+}
+
+/**
+ * svm_range_page_on_dev() - Whether page @page of @r is in device memory
+ * @r: The range
+ * @page: Page index inside the range
+ *
+ * Return: true if the page's data is in @r->dm.
+ */
+bool svm_range_page_on_dev(const struct svm_range *r, uint64_t page)
+{
+	return r->on_dev[page / 64] & (1ULL << (page % 64));
+}
+
+/** svm_notifier_lock() - Take the notifier lock. @svm: The client */
+void svm_notifier_lock(struct svm *svm)
+{
+	pthread_mutex_lock(&svm->notifier_lock);
+}
+
+/** svm_notifier_unlock() - Release the notifier lock. @svm: The client */
+void svm_notifier_unlock(struct svm *svm)
+{
+	pthread_mutex_unlock(&svm->notifier_lock);
+}
+
+/**
+ * svm_range_seq() - Read the sequence number guarding a range
+ * @svm: The client
+ * @r: The range
+ *
+ * Take this before looking at the client's memory for @r; check it with
+ * svm_range_pages_valid() before committing.
+ *
+ * Return: the current sequence number of @r's notifier.
+ */
+uint64_t svm_range_seq(struct svm *svm, struct svm_range *r)
+{
+	uint64_t seq;
+
+	pthread_mutex_lock(&svm->notifier_lock);
+	seq = r->notifier->seq;
+	pthread_mutex_unlock(&svm->notifier_lock);
+	return seq;
+}
+
+/**
+ * svm_range_pages_valid() - Whether no invalidation hit @r since @seq
+ * @r: The range
+ * @seq: Value returned by svm_range_seq()
+ *
+ * The caller holds the notifier lock and commits only if this is true;
+ * otherwise it backs out and retries.
+ *
+ * Return: true if the range was neither invalidated nor unmapped.
+ */
+bool svm_range_pages_valid(struct svm_range *r, uint64_t seq)
+{
+	return r->notifier->seq == seq && !(r->flags & SVM_RANGE_UNMAPPED);
+}
+
+/**
+ * svm_range_begin() - Make a range busy (own it for a migration or kernel)
+ * @svm: The client; the driver lock is held
+ * @r: The range
+ * @wait: Wait if another owner has it
+ *
+ * Return: 0 when @r is now owned by the caller; -EBUSY if it is busy and
+ * @wait is false; -EAGAIN after waiting: the range may have gone meanwhile,
+ * so the caller looks it up again.
+ */
+int svm_range_begin(struct svm *svm, struct svm_range *r, bool wait)
+{
+	if (!r->busy) {
+		r->busy = true;
+		return 0;
+	}
+	if (!wait)
+		return -EBUSY;
+	pthread_cond_wait(&svm->busy_cv, &svm->lock);
+	return -EAGAIN;
+}
+
+/**
+ * svm_range_end() - Give up ownership of a busy range
+ * @svm: The client; the driver lock is held
+ * @r: The range
+ */
+void svm_range_end(struct svm *svm, struct svm_range *r)
+{
+	r->busy = false;
+	pthread_cond_broadcast(&svm->busy_cv);
+	if (svm->mm_ops->range_idle)
+		svm->mm_ops->range_idle(svm->mm);
+}
+
+static void svm_invalidate_locked(struct svm *svm, uint64_t start, uint64_t end, bool unmap)
+{
+	struct svm_notifier key = { .start = start & ~(svm->cfg.notifier_size - 1) }, *n;
+	struct svm_range *r;
+
+	for (n = RB_NFIND(svm_notifier_tree, &svm->notifiers, &key); n && n->start < end;
+	     n = RB_NEXT(svm_notifier_tree, &svm->notifiers, n)) {
+		n->seq++;
+		if (!unmap)
+			continue;
+		for (r = svm_notifier_range_from(n, start); r && r->start < end;
+		     r = TAILQ_NEXT(r, link)) {
+			r->flags |= SVM_RANGE_UNMAPPED;
+			if (r->start < start || r->end > end)
+				r->flags |= SVM_RANGE_PARTIAL;
+			if (!(r->flags & SVM_RANGE_IN_GC)) {
+				r->flags |= SVM_RANGE_IN_GC;
+				TAILQ_INSERT_TAIL(&svm->gc_list, r, gc_link);
+			}
+		}
+	}
+}
+
+/**
+ * svm_invalidate_unmap() - An unmap event for [@start, @end)
+ * @svm: The client; only the notifier lock is taken (not the driver lock)
+ * @start: First address
+ * @end: One past the last address
+ *
+ * Bumps the sequence numbers, marks every range touched UNMAPPED (PARTIAL
+ * when it sticks out) and queues it for the garbage collector.
+ */
+void svm_invalidate_unmap(struct svm *svm, uint64_t start, uint64_t end)
+{
+	pthread_mutex_lock(&svm->notifier_lock);
+	svm_invalidate_locked(svm, start, end, true);
+	pthread_mutex_unlock(&svm->notifier_lock);
+}
+
+/**
+ * svm_invalidate() - Any other change to [@start, @end) of the address space
+ * @svm: The client; only the notifier lock is taken
+ * @start: First address
+ * @end: One past the last address
+ *
+ * Bumps the sequence numbers, so migrations in flight retry.
+ */
+void svm_invalidate(struct svm *svm, uint64_t start, uint64_t end)
+{
+	pthread_mutex_lock(&svm->notifier_lock);
+	svm_invalidate_locked(svm, start, end, false);
+	pthread_mutex_unlock(&svm->notifier_lock);
+}
+
+/**
+ * svm_gc_next() - Take the next range off the garbage-collector list
+ * @svm: The client; the driver lock is held
+ *
+ * Busy ranges stay queued; their owner's svm_range_end() lets the collector
+ * run again.
+ *
+ * Return: an unmapped, idle range to destroy, or NULL.
+ */
+struct svm_range *svm_gc_next(struct svm *svm)
+{
+	struct svm_range *r;
+
+	pthread_mutex_lock(&svm->notifier_lock);
+	TAILQ_FOREACH(r, &svm->gc_list, gc_link)
+		if (!r->busy)
+			break;
+	if (r) {
+		TAILQ_REMOVE(&svm->gc_list, r, gc_link);
+		r->flags &= ~SVM_RANGE_IN_GC;
+	}
+	pthread_mutex_unlock(&svm->notifier_lock);
+	return r;
+}
+
+/**
+ * svm_gc_requeue() - Put a range back on the garbage-collector list
+ * @svm: The client; the driver lock is held
+ * @r: The range, taken by svm_gc_next() and not collected
+ */
+void svm_gc_requeue(struct svm *svm, struct svm_range *r)
+{
+	pthread_mutex_lock(&svm->notifier_lock);
+	if (!(r->flags & SVM_RANGE_IN_GC)) {
+		r->flags |= SVM_RANGE_IN_GC;
+		TAILQ_INSERT_TAIL(&svm->gc_list, r, gc_link);
+	}
+	pthread_mutex_unlock(&svm->notifier_lock);
+}
+
+/* Narrow [*s, *e) around @addr to the host pages of @r that contain it. */
+static int svm_window_in_range(struct svm_range *r, uint64_t addr, uint64_t *s, uint64_t *e)
+{
+	uint64_t page = (addr - r->start) >> SVM_PAGE_SHIFT, first = page, last = page;
+	uint64_t npages = svm_range_npages(r);
+
+	if (r->busy)
+		return -EBUSY;
+	if (r->flags & SVM_RANGE_UNMAPPED)
+		return -EAGAIN;
+	if (!r->ndev) {
+		*s = r->start > *s ? r->start : *s;
+		*e = r->end < *e ? r->end : *e;
+		return 0;
+	}
+	if (svm_range_page_on_dev(r, page))
+		return -EBUSY;
+	while (first > 0 && !svm_range_page_on_dev(r, first - 1))
+		first--;
+	while (last + 1 < npages && !svm_range_page_on_dev(r, last + 1))
+		last++;
+	*s = r->start + (first << SVM_PAGE_SHIFT);
+	*e = r->start + ((last + 1) << SVM_PAGE_SHIFT);
+	return 0;
+}
+
+/**
+ * svm_host_window() - Where a CPU fault on a host page may fill zeros
+ * @svm: The client; the driver lock is held, and must stay held until the
+ *       window is filled so no migration can start inside it
+ * @addr: Faulting address, whose page the client is missing
+ * @start: Receives the first address of the window
+ * @end: Receives one past the last address
+ *
+ * A page the client misses while its data is on host was never written or
+ * was punched by the client (MADV_REMOVE, fallocate): it reads as zeros. The
+ * window is the largest stretch around @addr, inside its allocation and the
+ * largest-chunk-aligned block containing @addr, with no page whose data is
+ * on a device and no busy range, so that zero-filling its missing pages
+ * cannot hide device data.
+ *
+ * Return: 0; -EFAULT if @addr is not registered; -EBUSY if @addr's own page
+ * is on a device or its range is busy (the caller migrates or waits);
+ * -EAGAIN if its range waits for the garbage collector.
+ */
+int svm_host_window(struct svm *svm, uint64_t addr, uint64_t *start, uint64_t *end)
+{
+	uint64_t block = svm->cfg.chunk_sizes[0], s, e;
+	struct vamap_mapping *va = vamap_find(&svm->va, addr);
+	struct svm_range *r;
+	int err;
+
+	if (!va || !va->obj)
+		return -EFAULT;
+	addr &= ~(SVM_PAGE_SIZE - 1);
+	s = addr & ~(block - 1);
+	e = s + block;
+	if (s < va->start)
+		s = va->start;
+	if (e > va->start + va->len)
+		e = va->start + va->len;
+	for (r = svm_range_first(svm, s, e); r && r->start < e; r = svm_range_next(svm, r)) {
+		if (r->start <= addr && addr < r->end) {
+			err = svm_window_in_range(r, addr, &s, &e);
+			if (err)
+				return err;
+			continue;
+		}
+		if (!r->ndev && !r->busy)
+			continue;
+		if (r->end <= addr)
+			s = r->end > s ? r->end : s;
+		else
+			e = r->start < e ? r->start : e;
+	}
+	*start = s;
+	*end = e;
+	return 0;
+}
