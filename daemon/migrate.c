@@ -361,7 +361,7 @@ int migrate_to_host(struct core *core, struct svm *svm, struct svm_range *r,
  *
  * Return: 0 when the fault is resolved; -EBUSY when the range is busy (retry
  * when it goes idle); -ETIME when the data is inside its timeslice; -EAGAIN
- * when the shim could not act yet or the range waits for collection;
+ * when the shim could not act yet or a collection just ran (retry now);
  * -EFAULT when @addr is not registered (yet); another shim error.
  */
 int migrate_cpu_fault(struct core *core, struct svm *svm, uint64_t addr, uint64_t *retry_at)
@@ -373,7 +373,15 @@ int migrate_cpu_fault(struct core *core, struct svm *svm, uint64_t addr, uint64_
 	int err;
 
 	pthread_mutex_lock(&svm->lock);
+	atomic_fetch_add(&core->stats.cpu_faults, 1);
 	r = svm_range_find(svm, addr);
+	if (r && (r->flags & SVM_RANGE_UNMAPPED)) {
+		/* Partly unmapped: the collector brings the mapped part home. */
+		err = migrate_collect(core, svm);
+		if (!err)
+			err = -EAGAIN;
+		goto out;
+	}
 	if (r && r->busy) {
 		err = -EBUSY;
 		goto out;
@@ -674,6 +682,147 @@ int migrate_unregister(struct core *core, struct svm *svm, uint64_t start, uint6
 	err = vamap_unmap(&svm->va, start, len);
 	if (!err)
 		err = migrate_collect(core, svm);
+	pthread_mutex_unlock(&svm->lock);
+	return err;
+}
+
+/**
+ * migrate_wp_fault() - Serve a write to a write-protected page
+ * @core: The core
+ * @svm: The client; the driver lock is not held
+ * @addr: Faulting address
+ *
+ * Write-protection is only applied while a migration owns a range. A writer
+ * that hits it waits until the migration lifts it, which also wakes the
+ * writer; a fault that arrives after that finds the range idle and lifts the
+ * leftover protection of its page itself.
+ *
+ * Return: 0 when the writer was let go; -EBUSY while the range is busy (retry
+ * when it goes idle); a shim error (-EAGAIN).
+ */
+int migrate_wp_fault(struct core *core, struct svm *svm, uint64_t addr)
+{
+	struct svm_range *r;
+	int err;
+
+	(void)core;
+	addr &= ~(SVM_PAGE_SIZE - 1);
+	pthread_mutex_lock(&svm->lock);
+	r = svm_range_find(svm, addr);
+	if (r && r->busy)
+		err = -EBUSY;
+	else
+		err = svm->mm_ops->unprotect(svm->mm, addr, SVM_PAGE_SIZE);
+	pthread_mutex_unlock(&svm->lock);
+	return err;
+}
+
+/* Install the device pages of @r inside [from, from + len) at @to + offset. */
+static int remap_range_pages(struct core *core, struct svm *svm, struct svm_range *r,
+			     uint64_t from, uint64_t to, uint64_t len)
+{
+	uint64_t npages = svm_range_npages(r), page, end, addr, off, bytes = 0;
+	void *src;
+	int err = 0;
+
+	for (page = 0; page < npages && r->ndev; page = end) {
+		addr = r->start + (page << SVM_PAGE_SHIFT);
+		end = page + 1;
+		if (!svm_range_page_on_dev(r, page) || addr < from || addr >= from + len)
+			continue;
+		while (end < npages && svm_range_page_on_dev(r, end) &&
+		       r->start + (end << SVM_PAGE_SHIFT) < from + len)
+			end++;
+		off = page << SVM_PAGE_SHIFT;
+		src = devmem_map(r->dm, off, (end - page) << SVM_PAGE_SHIFT);
+		if (!src)
+			return -EOPNOTSUPP;
+		err = svm->mm_ops->install(svm->mm, to + (addr - from), src,
+					   (end - page) << SVM_PAGE_SHIFT);
+		if (err)
+			break;
+		bytes += (end - page) << SVM_PAGE_SHIFT;
+		drop_run(svm, r, page, end);
+	}
+	if (bytes) {
+		atomic_fetch_add(&core->stats.to_host, 1);
+		atomic_fetch_add(&core->stats.bytes_to_host, bytes);
+	}
+	return err;
+}
+
+/* Map at @to what is registered at [@from, @from + @len), same backing. */
+static int remap_registrations(struct svm *svm, uint64_t from, uint64_t to, uint64_t len)
+{
+	uint64_t end = from + len, s, e;
+	struct vamap_mapping *va;
+	struct vamap_op_map req;
+	int err;
+
+	err = vamap_unmap(&svm->va, to, len);
+	for (va = vamap_first(&svm->va, from, end); !err && va && va->start < end;
+	     va = vamap_next(&svm->va, va)) {
+		s = va->start > from ? va->start : from;
+		e = va->start + va->len < end ? va->start + va->len : end;
+		req = (struct vamap_op_map){
+			.start = to + (s - from),
+			.len = e - s,
+			.obj = va->obj,
+			.offset = va->offset + (s - va->start),
+			.attrs = va->attrs,
+		};
+		err = vamap_map(&svm->va, &req);
+	}
+	return err;
+}
+
+/**
+ * migrate_remap() - The client moved [@from, @from + @len) to @to (mremap)
+ * @core: The core
+ * @svm: The client; the driver lock is not held
+ * @from: Old address
+ * @to: New address
+ * @len: Bytes
+ *
+ * The registration follows the mapping: data on devices is installed at the
+ * new addresses (it comes home), the registrations move with their backing
+ * and advice, and the old ranges are collected. Nothing here waits: the
+ * caller retries on -EBUSY when ranges go idle and on -EAGAIN after reading
+ * events; the work done so far is kept, so retrying resumes it.
+ *
+ * Return: 0 when done; -EBUSY while a range of the old area is busy; -EAGAIN;
+ * -EINVAL for a bad range; -ENOMEM.
+ */
+int migrate_remap(struct core *core, struct svm *svm, uint64_t from, uint64_t to, uint64_t len)
+{
+	uint64_t end = from + len;
+	struct svm_range *r;
+	int err = 0;
+
+	if (!len || end < from || to + len < to)
+		return -EINVAL;
+	pthread_mutex_lock(&svm->lock);
+	for (r = svm_range_first(svm, from, end); r && r->start < end; r = svm_range_next(svm, r))
+		if (r->busy) {
+			err = -EBUSY;
+			goto out;
+		}
+	for (r = svm_range_first(svm, from, end); r && r->start < end; r = svm_range_next(svm, r)) {
+		err = remap_range_pages(core, svm, r, from, to, len);
+		if (err)
+			goto out;
+	}
+	err = remap_registrations(svm, from, to, len);
+	if (err)
+		goto out;
+	svm_invalidate_unmap(svm, from, end);
+	err = vamap_unmap(&svm->va, from, len);
+	if (!err)
+		err = migrate_collect(core, svm);
+	/* The move is complete; a collection left over is retried later. */
+	if (err == -EAGAIN)
+		err = 0;
+out:
 	pthread_mutex_unlock(&svm->lock);
 	return err;
 }

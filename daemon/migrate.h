@@ -40,6 +40,8 @@ int migrate_to_device(struct core *core, struct svm *svm, struct svm_range *r,
 int migrate_to_host(struct core *core, struct svm *svm, struct svm_range *r,
 		    enum migrate_cause cause, struct migrate_result *res);
 int migrate_cpu_fault(struct core *core, struct svm *svm, uint64_t addr, uint64_t *retry_at);
+int migrate_wp_fault(struct core *core, struct svm *svm, uint64_t addr);
+int migrate_remap(struct core *core, struct svm *svm, uint64_t from, uint64_t to, uint64_t len);
 int migrate_collect(struct core *core, struct svm *svm);
 int migrate_populate(struct core *core, struct svm *svm, uint64_t start, uint64_t len, int loc,
 		     enum migrate_cause cause, struct migrate_result *res);

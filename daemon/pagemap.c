@@ -422,21 +422,23 @@ void pagemap_cache_fini(struct pagemap_cache *c)
  * pagemap_cache_shrink() - Destroy every parked pool
  * @c: The cache
  *
- * A pool that has gained a user since it was parked is not on the list.
+ * A pool that has gained a user since it was parked is not on the list; one
+ * whose allocations are still referenced stays parked for a later shrink.
  *
  * Return: the number of pools destroyed.
  */
 unsigned int pagemap_cache_shrink(struct pagemap_cache *c)
 {
-	struct pagemap *pm;
+	struct pagemap *pm, *next;
 	unsigned int n = 0;
 
 	pthread_mutex_lock(&c->lock);
-	while ((pm = TAILQ_FIRST(&c->idle))) {
-		TAILQ_REMOVE(&c->idle, pm, cache_link);
+	TAILQ_FOREACH_SAFE(pm, &c->idle, cache_link, next) {
 		pthread_mutex_lock(&pm->lock);
-		pm->idle = false;
-		if (!pm->users && !pm->nallocs && pm->pool) {
+		/* A pool with allocations still referenced stays parked. */
+		if (!pm->users && !pm->nallocs) {
+			TAILQ_REMOVE(&c->idle, pm, cache_link);
+			pm->idle = false;
 			pm->ops->destroy(pm->pool);
 			pm->pool = NULL;
 			n++;

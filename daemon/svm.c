@@ -14,6 +14,13 @@
  * ranges; it keeps them in a tree (O(log n) lookup) and in a list in the same
  * order (for walks that remove ranges). Notifiers themselves are in a tree.
  *
+ * Point lookups do not walk the trees: ranges are aligned to their size
+ * and sized from a short list of chunk sizes, so each notifier keeps a radix
+ * index with one entry per 2 MiB block (a range covering the block, or a
+ * table of the block's pages for smaller ranges), and notifiers are also in
+ * a hash. Finding the range at an address is a hash probe plus two array
+ * reads, whatever the number of ranges; the trees serve ordered walks.
+ *
  * Ranges: created on a device fault at an address with the largest chunk size
  * (cfg.chunk_sizes, 2 MiB / 64 KiB / 4 KiB by default) whose aligned chunk
  * around the address lies inside one VA map mapping and overlaps no existing
@@ -53,6 +60,14 @@
 #include "svm.h"
 
 #define SVM_MM_END (1ULL << 57)
+#define SVM_BLOCK_MAX (2ULL << 20)
+#define SVM_BLOCK_PAGES (SVM_BLOCK_MAX / SVM_PAGE_SIZE)
+
+/* The pages of one index block, for ranges smaller than a block. */
+struct svm_subtable {
+	struct svm_range *slot[SVM_BLOCK_PAGES];
+	uint32_t used;
+};
 
 static int svm_range_cmp(const struct svm_range *a, const struct svm_range *b)
 {
@@ -154,6 +169,7 @@ int svm_init(struct svm *svm, const struct svm_config *cfg, const struct svm_mm_
 	if (err)
 		return err;
 	svm->cfg = *cfg;
+	svm->block_size = cfg->notifier_size < SVM_BLOCK_MAX ? cfg->notifier_size : SVM_BLOCK_MAX;
 	svm->mm_ops = mm_ops;
 	svm->mm = mm;
 	pthread_mutex_init(&svm->lock, NULL);
@@ -163,6 +179,22 @@ int svm_init(struct svm *svm, const struct svm_config *cfg, const struct svm_mm_
 	RB_INIT(&svm->notifiers);
 	TAILQ_INIT(&svm->gc_list);
 	return 0;
+}
+
+static uint64_t svm_index_len(const struct svm *svm)
+{
+	return svm->cfg.notifier_size / svm->block_size;
+}
+
+static void svm_notifier_free(struct svm *svm, struct svm_notifier *n)
+{
+	uint64_t i;
+
+	for (i = 0; n->index && i < svm_index_len(svm); i++)
+		if (n->index[i] & 1)
+			mem_free((void *)(n->index[i] & ~(uintptr_t)1));
+	mem_free(n->index);
+	mem_free(n);
 }
 
 /**
@@ -188,12 +220,13 @@ void svm_fini(struct svm *svm)
 			mem_free(r);
 		}
 		RB_REMOVE(svm_notifier_tree, &svm->notifiers, n);
-		mem_free(n);
+		svm_notifier_free(svm, n);
 	}
 	while ((bo = RB_MIN(svm_bo_tree, &svm->bos))) {
 		RB_REMOVE(svm_bo_tree, &svm->bos, bo);
 		mem_free(bo);
 	}
+	mem_free(svm->nhash);
 	vamap_fini(&svm->va);
 	pthread_cond_destroy(&svm->busy_cv);
 	pthread_mutex_destroy(&svm->notifier_lock);
@@ -241,6 +274,30 @@ struct svm_bo *svm_bo_find(struct svm *svm, uint64_t id)
 	struct svm_bo key = { .id = id };
 
 	return RB_FIND(svm_bo_tree, &svm->bos, &key);
+}
+
+/**
+ * svm_bo_first() - The backing object with the lowest id
+ * @svm: The client
+ *
+ * Return: the object, or NULL when there is none.
+ */
+struct svm_bo *svm_bo_first(struct svm *svm)
+{
+	return RB_MIN(svm_bo_tree, &svm->bos);
+}
+
+/**
+ * svm_bo_next() - The backing object after @bo in id order
+ * @svm: The client
+ * @bo: An object
+ *
+ * Return: the next object, or NULL.
+ */
+struct svm_bo *svm_bo_next(struct svm *svm, struct svm_bo *bo)
+{
+	(void)svm;
+	return RB_NEXT(svm_bo_tree, &svm->bos, bo);
 }
 
 /**
@@ -351,11 +408,73 @@ int svm_check_registered(struct svm *svm, uint64_t start, uint64_t len)
 	return pos >= end ? 0 : -EFAULT;
 }
 
+static uint64_t svm_nhash_slot(const struct svm *svm, uint64_t start)
+{
+	return ((start / svm->cfg.notifier_size) * 0x9e3779b97f4a7c15ULL) &
+	       (svm->nhash_size - 1);
+}
+
 static struct svm_notifier *svm_notifier_find(struct svm *svm, uint64_t addr)
 {
-	struct svm_notifier key = { .start = addr & ~(svm->cfg.notifier_size - 1) };
+	uint64_t start = addr & ~(svm->cfg.notifier_size - 1), i;
+	struct svm_notifier *n;
 
-	return RB_FIND(svm_notifier_tree, &svm->notifiers, &key);
+	if (!svm->nhash_size)
+		return NULL;
+	for (i = svm_nhash_slot(svm, start); (n = svm->nhash[i]); i = (i + 1) & (svm->nhash_size - 1))
+		if (n->start == start)
+			return n;
+	return NULL;
+}
+
+static void svm_nhash_put(struct svm_notifier **table, uint64_t size, struct svm *svm,
+			  struct svm_notifier *n)
+{
+	uint64_t i = ((n->start / svm->cfg.notifier_size) * 0x9e3779b97f4a7c15ULL) & (size - 1);
+
+	while (table[i])
+		i = (i + 1) & (size - 1);
+	table[i] = n;
+}
+
+/* Make room in the notifier hash for one more; at most half full. */
+static int svm_nhash_reserve(struct svm *svm)
+{
+	uint64_t size = svm->nhash_size ? svm->nhash_size : 8, i;
+	struct svm_notifier **table;
+
+	if ((svm->nnotifiers + 1) * 2 <= svm->nhash_size)
+		return 0;
+	while ((svm->nnotifiers + 1) * 2 > size)
+		size *= 2;
+	table = mem_calloc(size, sizeof(struct svm_notifier *));
+	if (!table)
+		return -ENOMEM;
+	for (i = 0; i < svm->nhash_size; i++)
+		if (svm->nhash[i])
+			svm_nhash_put(table, size, svm, svm->nhash[i]);
+	mem_free(svm->nhash);
+	svm->nhash = table;
+	svm->nhash_size = size;
+	return 0;
+}
+
+/* Remove @n from the hash, shifting later entries of its cluster back. */
+static void svm_nhash_remove(struct svm *svm, struct svm_notifier *n)
+{
+	uint64_t mask = svm->nhash_size - 1, i = svm_nhash_slot(svm, n->start), j, home;
+
+	while (svm->nhash[i] != n)
+		i = (i + 1) & mask;
+	for (j = (i + 1) & mask; svm->nhash[j]; j = (j + 1) & mask) {
+		home = svm_nhash_slot(svm, svm->nhash[j]->start);
+		/* Move it back unless its home lies cyclically in (i, j]. */
+		if (((j - home) & mask) >= ((j - i) & mask)) {
+			svm->nhash[i] = svm->nhash[j];
+			i = j;
+		}
+	}
+	svm->nhash[i] = NULL;
 }
 
 /* The first range of @n that ends after @start, or NULL. */
@@ -370,6 +489,76 @@ static struct svm_range *svm_notifier_range_from(struct svm_notifier *n, uint64_
 	return r;
 }
 
+static uintptr_t *svm_index_entry(struct svm *svm, struct svm_notifier *n, uint64_t addr)
+{
+	return &n->index[(addr - n->start) / svm->block_size];
+}
+
+/* Whether any range of @n overlaps [@s, @s + @size) (@s aligned to @size). */
+static bool svm_index_overlaps(struct svm *svm, struct svm_notifier *n, uint64_t s,
+			       uint64_t size)
+{
+	uint64_t a, first, last;
+	struct svm_subtable *sub;
+	uintptr_t e;
+
+	if (!n)
+		return false;
+	if (size >= svm->block_size) {
+		for (a = s; a < s + size; a += svm->block_size)
+			if (*svm_index_entry(svm, n, a))
+				return true;
+		return false;
+	}
+	e = *svm_index_entry(svm, n, s);
+	if (!(e & 1))
+		return e != 0;
+	sub = (struct svm_subtable *)(e & ~(uintptr_t)1);
+	first = (s & (svm->block_size - 1)) >> SVM_PAGE_SHIFT;
+	last = first + (size >> SVM_PAGE_SHIFT);
+	for (a = first; a < last; a++)
+		if (sub->slot[a])
+			return true;
+	return false;
+}
+
+/*
+ * Enter @r into its notifier's index (or take it out, @r NULL in the slots).
+ * Entering a range smaller than a block into an empty block uses @spare,
+ * which the caller allocated; it is set to NULL when used.
+ */
+static void svm_index_set(struct svm *svm, struct svm_notifier *n, struct svm_range *r,
+			  bool add, struct svm_subtable **spare)
+{
+	uint64_t size = r->end - r->start, a, first, last;
+	uintptr_t *e = svm_index_entry(svm, n, r->start);
+	struct svm_subtable *sub;
+
+	if (size >= svm->block_size) {
+		for (a = r->start; a < r->end; a += svm->block_size)
+			*svm_index_entry(svm, n, a) = add ? (uintptr_t)r : 0;
+		return;
+	}
+	if (add && !*e) {
+		*e = (uintptr_t)*spare | 1;
+		*spare = NULL;
+	}
+	sub = (struct svm_subtable *)(*e & ~(uintptr_t)1);
+	first = (r->start & (svm->block_size - 1)) >> SVM_PAGE_SHIFT;
+	last = first + (size >> SVM_PAGE_SHIFT);
+	for (a = first; a < last; a++)
+		sub->slot[a] = add ? r : NULL;
+	if (add) {
+		sub->used += (uint32_t)(last - first);
+		return;
+	}
+	sub->used -= (uint32_t)(last - first);
+	if (!sub->used) {
+		mem_free(sub);
+		*e = 0;
+	}
+}
+
 /**
  * svm_range_find() - The range that contains @addr
  * @svm: The client
@@ -380,12 +569,16 @@ static struct svm_range *svm_notifier_range_from(struct svm_notifier *n, uint64_
 struct svm_range *svm_range_find(struct svm *svm, uint64_t addr)
 {
 	struct svm_notifier *n = svm_notifier_find(svm, addr);
-	struct svm_range *r;
+	struct svm_subtable *sub;
+	uintptr_t e;
 
 	if (!n)
 		return NULL;
-	r = svm_notifier_range_from(n, addr);
-	return r && r->start <= addr ? r : NULL;
+	e = *svm_index_entry(svm, n, addr);
+	if (!(e & 1))
+		return (struct svm_range *)e;
+	sub = (struct svm_subtable *)(e & ~(uintptr_t)1);
+	return sub->slot[(addr & (svm->block_size - 1)) >> SVM_PAGE_SHIFT];
 }
 
 /**
@@ -442,12 +635,10 @@ static uint64_t svm_chunk_for(struct svm *svm, struct svm_notifier *n,
 	for (i = 0; i < svm->cfg.nchunks; i++) {
 		uint64_t size = svm->cfg.chunk_sizes[i];
 		uint64_t s = addr & ~(size - 1), e = s + size;
-		struct svm_range *r;
 
 		if (s < va->start || e > va->start + va->len)
 			continue;
-		r = n ? svm_notifier_range_from(n, s) : NULL;
-		if (r && r->start < e)
+		if (svm_index_overlaps(svm, n, s, size))
 			continue;
 		*start = s;
 		return size;
@@ -461,6 +652,11 @@ static struct svm_notifier *svm_notifier_create(struct svm *svm, uint64_t addr)
 
 	if (!n)
 		return NULL;
+	n->index = mem_calloc(svm_index_len(svm), sizeof(*n->index));
+	if (!n->index) {
+		mem_free(n);
+		return NULL;
+	}
 	n->svm = svm;
 	n->start = addr & ~(svm->cfg.notifier_size - 1);
 	n->end = n->start + svm->cfg.notifier_size;
@@ -469,10 +665,12 @@ static struct svm_notifier *svm_notifier_create(struct svm *svm, uint64_t addr)
 	return n;
 }
 
-static void svm_range_link(struct svm *svm, struct svm_notifier *n, struct svm_range *r)
+static void svm_range_link(struct svm *svm, struct svm_notifier *n, struct svm_range *r,
+			   struct svm_subtable **spare)
 {
 	struct svm_range *next;
 
+	svm_index_set(svm, n, r, true, spare);
 	RB_INSERT(svm_range_tree, &n->ranges, r);
 	next = RB_NEXT(svm_range_tree, &n->ranges, r);
 	if (next)
@@ -501,6 +699,7 @@ int svm_range_find_or_insert(struct svm *svm, uint64_t addr, struct svm_range **
 {
 	struct vamap_mapping *va = vamap_find(&svm->va, addr);
 	struct svm_notifier *n, *new_n = NULL;
+	struct svm_subtable *spare = NULL;
 	struct svm_range *r;
 	uint64_t size, start = 0, words;
 	struct svm_bo *bo;
@@ -526,11 +725,16 @@ int svm_range_find_or_insert(struct svm *svm, uint64_t addr, struct svm_range **
 	if (!r)
 		return -ENOMEM;
 	if (!n) {
+		if (svm_nhash_reserve(svm))
+			goto err;
 		n = new_n = svm_notifier_create(svm, addr);
-		if (!n) {
-			mem_free(r);
-			return -ENOMEM;
-		}
+		if (!n)
+			goto err;
+	}
+	if (size < svm->block_size && !*svm_index_entry(svm, n, start)) {
+		spare = mem_zalloc(sizeof(*spare));
+		if (!spare)
+			goto err;
 	}
 	r->start = start;
 	r->end = start + size;
@@ -540,13 +744,19 @@ int svm_range_find_or_insert(struct svm *svm, uint64_t addr, struct svm_range **
 	pthread_mutex_lock(&svm->notifier_lock);
 	if (new_n) {
 		RB_INSERT(svm_notifier_tree, &svm->notifiers, new_n);
+		svm_nhash_put(svm->nhash, svm->nhash_size, svm, new_n);
 		svm->nnotifiers++;
 	}
-	svm_range_link(svm, n, r);
+	svm_range_link(svm, n, r, &spare);
 	r->notifier_seq = n->seq;
 	pthread_mutex_unlock(&svm->notifier_lock);
 	*out = r;
 	return 0;
+err:
+	if (new_n)
+		svm_notifier_free(svm, new_n);
+	mem_free(r);
+	return -ENOMEM;
 }
 
 /**
@@ -563,14 +773,16 @@ void svm_range_remove(struct svm *svm, struct svm_range *r)
 	pthread_mutex_lock(&svm->notifier_lock);
 	if (r->flags & SVM_RANGE_IN_GC)
 		TAILQ_REMOVE(&svm->gc_list, r, gc_link);
+	svm_index_set(svm, n, r, false, NULL);
 	RB_REMOVE(svm_range_tree, &n->ranges, r);
 	TAILQ_REMOVE(&n->range_list, r, link);
 	n->nranges--;
 	svm->nranges--;
 	if (!n->nranges) {
 		RB_REMOVE(svm_notifier_tree, &svm->notifiers, n);
+		svm_nhash_remove(svm, n);
 		svm->nnotifiers--;
-		mem_free(n);
+		svm_notifier_free(svm, n);
 	}
 	pthread_mutex_unlock(&svm->notifier_lock);
 	r->bo->nranges--;
@@ -776,6 +988,22 @@ struct svm_range *svm_gc_next(struct svm *svm)
 }
 
 /**
+ * svm_gc_pending() - Whether ranges wait for the garbage collector
+ * @svm: The client; any lock state
+ *
+ * Return: true if the collector list is not empty.
+ */
+bool svm_gc_pending(struct svm *svm)
+{
+	bool pending;
+
+	pthread_mutex_lock(&svm->notifier_lock);
+	pending = !TAILQ_EMPTY(&svm->gc_list);
+	pthread_mutex_unlock(&svm->notifier_lock);
+	return pending;
+}
+
+/**
  * svm_gc_requeue() - Put a range back on the garbage-collector list
  * @svm: The client; the driver lock is held
  * @r: The range, taken by svm_gc_next() and not collected
@@ -868,4 +1096,79 @@ int svm_host_window(struct svm *svm, uint64_t addr, uint64_t *start, uint64_t *e
 	*start = s;
 	*end = e;
 	return 0;
+}
+
+struct svm_locate_ctx {
+	struct svm_run *runs;
+	size_t max;
+	size_t n;
+	uint64_t total;
+	struct svm_run cur;
+	bool have;
+};
+
+static void svm_locate_flush(struct svm_locate_ctx *c)
+{
+	if (!c->have)
+		return;
+	if (c->n < c->max)
+		c->runs[c->n++] = c->cur;
+	c->total++;
+	c->have = false;
+}
+
+static void svm_locate_add(struct svm_locate_ctx *c, uint64_t start, uint64_t end, int loc)
+{
+	if (start >= end)
+		return;
+	if (c->have && c->cur.loc == loc && c->cur.end == start) {
+		c->cur.end = end;
+		return;
+	}
+	svm_locate_flush(c);
+	c->cur = (struct svm_run){ start, end, loc };
+	c->have = true;
+}
+
+/**
+ * svm_locate() - Where the pages of [@start, @end) live, as runs
+ * @svm: The client; the driver lock is held
+ * @start: First address
+ * @end: One past the last address
+ * @runs: Receives runs of equal location, in address order
+ * @max: Capacity of @runs
+ * @n: Receives the number of runs written
+ * @total: Receives the number of runs in the whole range (may exceed @max)
+ *
+ * Placement is read under the notifier lock, so runs reflect committed
+ * migrations only.
+ */
+void svm_locate(struct svm *svm, uint64_t start, uint64_t end, struct svm_run *runs, size_t max,
+		size_t *n, uint64_t *total)
+{
+	struct svm_locate_ctx c = { .runs = runs, .max = max };
+	uint64_t pos = start, p, e, next;
+	struct svm_range *r;
+	int loc;
+
+	svm_notifier_lock(svm);
+	for (r = svm_range_first(svm, start, end); r && r->start < end; r = svm_range_next(svm, r)) {
+		p = r->start > pos ? r->start : pos;
+		svm_locate_add(&c, pos, p, LOC_HOST);
+		e = r->end < end ? r->end : end;
+		for (; p < e; p = next) {
+			next = (p | (SVM_PAGE_SIZE - 1)) + 1;
+			next = next < e ? next : e;
+			loc = r->dm && svm_range_page_on_dev(r, (p - r->start) >> SVM_PAGE_SHIFT) ?
+				      r->dm->pm->id :
+				      LOC_HOST;
+			svm_locate_add(&c, p, next, loc);
+		}
+		pos = e;
+	}
+	svm_locate_add(&c, pos, end, LOC_HOST);
+	svm_locate_flush(&c);
+	svm_notifier_unlock(svm);
+	*n = c.n;
+	*total = c.total;
 }

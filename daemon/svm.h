@@ -4,6 +4,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/queue.h>
 #include <sys/tree.h>
@@ -110,10 +111,14 @@ enum svm_range_flags {
  *              remove ranges
  * @nranges: Number of ranges
  * @svm: The client it belongs to
+ * @index: Point-lookup index, one entry per block of svm->block_size bytes:
+ *         0, a range that covers the whole block, or (tagged with bit 0) a
+ *         table of the block's pages for ranges smaller than a block
  */
 struct svm_notifier {
 	RB_ENTRY(svm_notifier) node;
 	struct svm *svm;
+	uintptr_t *index;
 	uint64_t start;
 	uint64_t end;
 	uint64_t seq;
@@ -184,6 +189,9 @@ RB_HEAD(svm_bo_tree, svm_bo);
  * @gc_list: Ranges waiting for the garbage collector
  * @nranges: Number of ranges
  * @nnotifiers: Number of notifiers
+ * @block_size: Granularity of the notifiers' point-lookup index
+ * @nhash: Notifiers by address, an open-addressing hash for point lookups
+ * @nhash_size: Slots in @nhash (a power of two, or 0)
  * @core_link: Link in the core's client list
  * @owner: The daemon's client object, for its own use
  */
@@ -200,6 +208,9 @@ struct svm {
 	TAILQ_HEAD(, svm_range) gc_list;
 	uint64_t nranges;
 	uint64_t nnotifiers;
+	uint64_t block_size;
+	struct svm_notifier **nhash;
+	uint64_t nhash_size;
 	TAILQ_ENTRY(svm) core_link;
 	void *owner;
 };
@@ -210,6 +221,8 @@ void svm_fini(struct svm *svm);
 
 int svm_bo_add(struct svm *svm, uint64_t id, uint64_t size, void *host, void *priv);
 struct svm_bo *svm_bo_find(struct svm *svm, uint64_t id);
+struct svm_bo *svm_bo_first(struct svm *svm);
+struct svm_bo *svm_bo_next(struct svm *svm, struct svm_bo *bo);
 int svm_bo_remove(struct svm *svm, uint64_t id);
 bool svm_bo_mapped(struct svm *svm, uint64_t id);
 
@@ -236,8 +249,24 @@ void svm_range_end(struct svm *svm, struct svm_range *r);
 void svm_invalidate_unmap(struct svm *svm, uint64_t start, uint64_t end);
 void svm_invalidate(struct svm *svm, uint64_t start, uint64_t end);
 struct svm_range *svm_gc_next(struct svm *svm);
+bool svm_gc_pending(struct svm *svm);
 void svm_gc_requeue(struct svm *svm, struct svm_range *r);
 
 int svm_host_window(struct svm *svm, uint64_t addr, uint64_t *start, uint64_t *end);
+
+/**
+ * struct svm_run - A stretch of address space whose pages live in one place
+ * @start: First address
+ * @end: One past the last address
+ * @loc: Device id or LOC_HOST
+ */
+struct svm_run {
+	uint64_t start;
+	uint64_t end;
+	int loc;
+};
+
+void svm_locate(struct svm *svm, uint64_t start, uint64_t end, struct svm_run *runs, size_t max,
+		size_t *n, uint64_t *total);
 
 #endif

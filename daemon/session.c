@@ -1,0 +1,476 @@
+// SPDX-License-Identifier: MIT
+/**
+ * DOC: Client sessions
+ *
+ * A session is one client connection and everything gsvmd holds for it: the
+ * peer's credentials (read once, at accept), its SVM state, its fault shim,
+ * and a view of each of its allocations (the memfd it sent, mapped shared).
+ *
+ * Lifetime: the connection holds a reference and each request in flight
+ * holds one. When the connection closes, the session is marked dead (replies
+ * are dropped) and, with the last reference, destroyed: the fault shim
+ * stops, the device memory returns to the pools, the memfds are closed.
+ *
+ * Replies: workers send replies directly on the non-blocking socket (one
+ * sendmsg per reply is atomic for SOCK_SEQPACKET); what the socket cannot
+ * take is queued and flushed by the event loop when it becomes writable, so
+ * a client that does not read can hold up nobody but itself.
+ */
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "mem.h"
+#include "migrate.h"
+#include "session.h"
+#include "wire.h"
+
+struct session_msg {
+	TAILQ_ENTRY(session_msg) link;
+	size_t len;
+	uint8_t buf[];
+};
+
+/**
+ * session_create() - A session for a freshly accepted connection
+ * @d: The daemon
+ * @sock: The connection, non-blocking
+ * @out: Receives the session, holding the connection's reference
+ *
+ * Return: 0, -ENOMEM, or getsockopt()'s error reading the peer credentials.
+ */
+int session_create(struct gsvmd *d, int sock, struct session **out)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	struct session *s;
+
+	if (getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cred, &len))
+		return -errno;
+	s = mem_zalloc(sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->d = d;
+	s->sock = sock;
+	s->pid = cred.pid;
+	s->uid = cred.uid;
+	s->gid = cred.gid;
+	s->refs = 1;
+	s->shim_ops = &uffd_shim_ops;
+	pthread_mutex_init(&s->lock, NULL);
+	TAILQ_INIT(&s->outq);
+	pthread_mutex_lock(&d->lock);
+	s->id = ++d->next_session;
+	TAILQ_INSERT_TAIL(&d->sessions, s, link);
+	d->nsessions++;
+	pthread_mutex_unlock(&d->lock);
+	*out = s;
+	return 0;
+}
+
+/**
+ * session_get() - Take a reference (a request in flight)
+ * @s: The session
+ */
+void session_get(struct session *s)
+{
+	pthread_mutex_lock(&s->lock);
+	s->refs++;
+	pthread_mutex_unlock(&s->lock);
+}
+
+static void session_bo_close(struct session_bo *sbo)
+{
+	munmap(sbo->map, sbo->size);
+	close(sbo->fd);
+	mem_free(sbo);
+}
+
+static void session_destroy(struct session *s)
+{
+	struct session_msg *m;
+	struct svm_bo *bo;
+
+	if (s->shim)
+		s->shim_ops->destroy(s->shim);
+	if (s->attached) {
+		migrate_release_all(&s->d->core, &s->svm);
+		core_client_remove(&s->d->core, &s->svm);
+		for (bo = svm_bo_first(&s->svm); bo; bo = svm_bo_next(&s->svm, bo))
+			session_bo_close(bo->priv);
+		svm_fini(&s->svm);
+	}
+	while ((m = TAILQ_FIRST(&s->outq))) {
+		TAILQ_REMOVE(&s->outq, m, link);
+		mem_free(m);
+	}
+	if (s->ev_read)
+		event_free(s->ev_read);
+	if (s->ev_write)
+		event_free(s->ev_write);
+	close(s->sock);
+	log_info("session %llu (pid %d, %s) closed", (unsigned long long)s->id, (int)s->pid,
+		 s->name[0] ? s->name : "?");
+	pthread_mutex_destroy(&s->lock);
+	mem_free(s);
+}
+
+/**
+ * session_put() - Drop a reference; the last one destroys the session
+ * @s: The session
+ */
+void session_put(struct session *s)
+{
+	unsigned int refs;
+
+	pthread_mutex_lock(&s->lock);
+	refs = --s->refs;
+	pthread_mutex_unlock(&s->lock);
+	if (!refs)
+		session_destroy(s);
+}
+
+/**
+ * session_close() - The connection is gone or is being dropped
+ * @s: The session; called on the event loop
+ *
+ * Stops reading, takes the session off the daemon's list and drops the
+ * connection's reference; requests in flight finish first.
+ */
+void session_close(struct session *s)
+{
+	struct gsvmd *d = s->d;
+
+	pthread_mutex_lock(&s->lock);
+	if (s->dead) {
+		pthread_mutex_unlock(&s->lock);
+		return;
+	}
+	s->dead = true;
+	pthread_mutex_unlock(&s->lock);
+	event_del(s->ev_read);
+	event_del(s->ev_write);
+	shutdown(s->sock, SHUT_RDWR);
+	pthread_mutex_lock(&d->lock);
+	TAILQ_REMOVE(&d->sessions, s, link);
+	d->nsessions--;
+	pthread_mutex_unlock(&d->lock);
+	session_put(s);
+}
+
+/* Send queued replies; the caller holds s->lock. */
+static void session_flush_locked(struct session *s)
+{
+	struct session_msg *m;
+	int err;
+
+	while ((m = TAILQ_FIRST(&s->outq))) {
+		err = wire_send(s->sock, m->buf, m->len, NULL, 0);
+		if (err == -EAGAIN)
+			break;
+		if (err)
+			log_debug("session %llu: send: %s", (unsigned long long)s->id,
+				  strerror(-err));
+		TAILQ_REMOVE(&s->outq, m, link);
+		mem_free(m);
+	}
+	if (TAILQ_EMPTY(&s->outq))
+		event_del(s->ev_write);
+	else if (!s->dead)
+		event_add(s->ev_write, NULL);
+}
+
+/**
+ * session_flush() - The socket became writable: send what is queued
+ * @s: The session
+ */
+void session_flush(struct session *s)
+{
+	pthread_mutex_lock(&s->lock);
+	session_flush_locked(s);
+	pthread_mutex_unlock(&s->lock);
+}
+
+/**
+ * session_reply() - Send a response, or queue it if the socket is full
+ * @s: The session; any thread
+ * @resp: The response
+ */
+void session_reply(struct session *s, const Gsvm__Response *resp)
+{
+	size_t len = gsvm__response__get_packed_size(resp);
+	struct session_msg *m;
+
+	if (len > WIRE_MAX_MSG) {
+		log_err("session %llu: reply of %zu bytes too large", (unsigned long long)s->id,
+			len);
+		return;
+	}
+	m = mem_alloc(sizeof(*m) + len);
+	if (!m) {
+		log_err("session %llu: out of memory for a reply", (unsigned long long)s->id);
+		return;
+	}
+	m->len = wire_pack_response(resp, m->buf, len);
+	pthread_mutex_lock(&s->lock);
+	if (s->dead) {
+		pthread_mutex_unlock(&s->lock);
+		mem_free(m);
+		return;
+	}
+	TAILQ_INSERT_TAIL(&s->outq, m, link);
+	session_flush_locked(s);
+	pthread_mutex_unlock(&s->lock);
+}
+
+/**
+ * session_attach() - Set up the client's SVM state and fault shim (hello)
+ * @s: The session
+ * @fd: The client's userfaultfd (ownership taken)
+ *
+ * Return: 0, -EALREADY after a previous hello, -EINVAL when @fd is not a
+ * userfaultfd, -ENOMEM.
+ */
+int session_attach(struct session *s, int fd)
+{
+	struct core *core = &s->d->core;
+	int err;
+
+	if (s->attached) {
+		close(fd);
+		return -EALREADY;
+	}
+	err = s->shim_ops->create(s, fd, &s->shim);
+	if (err)
+		return err;
+	err = svm_init(&s->svm, &core->svm_cfg, s->shim_ops->mm_ops, s->shim);
+	if (err)
+		goto err_shim;
+	s->svm.owner = s;
+	err = core_client_add(core, &s->svm);
+	if (err)
+		goto err_svm;
+	err = s->shim_ops->start(s->shim);
+	if (err)
+		goto err_client;
+	s->attached = true;
+	return 0;
+err_client:
+	core_client_remove(core, &s->svm);
+err_svm:
+	svm_fini(&s->svm);
+err_shim:
+	s->shim_ops->destroy(s->shim);
+	s->shim = NULL;
+	return err;
+}
+
+/* Check that @fd is a memfd of @size that can neither shrink nor grow. */
+static int session_check_memfd(int fd, uint64_t size)
+{
+	struct stat st;
+	int seals;
+
+	seals = fcntl(fd, F_GET_SEALS);
+	if (seals < 0)
+		return -EINVAL;
+	if ((seals & (F_SEAL_SHRINK | F_SEAL_GROW)) != (F_SEAL_SHRINK | F_SEAL_GROW))
+		return -EINVAL;
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || (uint64_t)st.st_size != size)
+		return -EINVAL;
+	return 0;
+}
+
+/**
+ * session_alloc() - Register an allocation the client mapped
+ * @s: The session
+ * @addr: Where the client mapped it (page aligned)
+ * @size: Bytes (page aligned)
+ * @fd: Its memfd (ownership taken)
+ * @id: Receives the allocation's id
+ *
+ * Return: 0; -EPROTO before a hello with a userfaultfd; -EINVAL for a bad
+ * range or a memfd that is not sealed against shrinking and growing or not
+ * of @size; -EEXIST when it overlaps another allocation; -ENOMEM.
+ */
+int session_alloc(struct session *s, uint64_t addr, uint64_t size, int fd, uint64_t *id)
+{
+	struct session_bo *sbo = NULL;
+	void *map;
+	int err;
+
+	if (!s->attached) {
+		err = -EPROTO;
+		goto err_fd;
+	}
+	if (!size || size % SVM_PAGE_SIZE || addr % SVM_PAGE_SIZE || addr + size < addr) {
+		err = -EINVAL;
+		goto err_fd;
+	}
+	err = session_check_memfd(fd, size);
+	if (err)
+		goto err_fd;
+	map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (map == MAP_FAILED) {
+		err = -errno;
+		goto err_fd;
+	}
+	sbo = mem_alloc(sizeof(*sbo));
+	if (!sbo) {
+		err = -ENOMEM;
+		munmap(map, size);
+		goto err_fd;
+	}
+	*sbo = (struct session_bo){ .fd = fd, .map = map, .size = size, .addr = addr };
+	pthread_mutex_lock(&s->svm.lock);
+	migrate_collect(&s->d->core, &s->svm);
+	*id = ++s->next_bo;
+	err = svm_bo_add(&s->svm, *id, size, map, sbo);
+	if (!err) {
+		err = svm_register(&s->svm, addr, size, *id, 0);
+		if (err)
+			svm_bo_remove(&s->svm, *id);
+	}
+	pthread_mutex_unlock(&s->svm.lock);
+	if (err)
+		session_bo_close(sbo);
+	return err;
+err_fd:
+	close(fd);
+	return err;
+}
+
+/* Close allocations that nothing maps and no range uses any more. */
+static void session_reap(struct session *s)
+{
+	struct svm_bo *bo, *next;
+	struct session_bo *sbo;
+
+	for (bo = svm_bo_first(&s->svm); bo; bo = next) {
+		next = svm_bo_next(&s->svm, bo);
+		if (bo->nranges || svm_bo_mapped(&s->svm, bo->id))
+			continue;
+		sbo = bo->priv;
+		svm_bo_remove(&s->svm, bo->id);
+		session_bo_close(sbo);
+	}
+}
+
+/**
+ * session_collect() - Run the garbage collector and close dead allocations
+ * @s: The session; the driver lock is not held
+ */
+void session_collect(struct session *s)
+{
+	if (!s->attached || (!svm_gc_pending(&s->svm) && !atomic_load(&s->reap)))
+		return;
+	pthread_mutex_lock(&s->svm.lock);
+	if (!migrate_collect(&s->d->core, &s->svm) && atomic_exchange(&s->reap, false))
+		session_reap(s);
+	pthread_mutex_unlock(&s->svm.lock);
+}
+
+/**
+ * session_free() - The client frees the allocation it registered at @addr
+ * @s: The session
+ * @addr: The allocation's address as registered
+ *
+ * Device memory is released without copying anything back.
+ *
+ * Return: 0, -EINVAL if no allocation was registered at @addr, -EPROTO
+ * before a hello.
+ */
+int session_free(struct session *s, uint64_t addr)
+{
+	struct session_bo *sbo;
+	struct svm_bo *bo;
+	uint64_t size = 0;
+	int err;
+
+	if (!s->attached)
+		return -EPROTO;
+	pthread_mutex_lock(&s->svm.lock);
+	for (bo = svm_bo_first(&s->svm); bo; bo = svm_bo_next(&s->svm, bo)) {
+		sbo = bo->priv;
+		if (sbo->addr == addr) {
+			size = sbo->size;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&s->svm.lock);
+	if (!size)
+		return -EINVAL;
+	err = migrate_unregister(&s->d->core, &s->svm, addr, size);
+	atomic_store(&s->reap, true);
+	session_collect(s);
+	return err == -EAGAIN ? 0 : err;
+}
+
+/**
+ * session_unmapped() - The client unmapped [@start, @end)
+ * @s: The session; called by the fault shim
+ * @start: First address
+ * @end: One past the last address
+ *
+ * Registrations there go (device data of the unmapped part is dropped, the
+ * rest of a partly unmapped range comes home) and the host pages the client
+ * can no longer reach are punched out of its memfds.
+ */
+void session_unmapped(struct session *s, uint64_t start, uint64_t end)
+{
+	struct vamap_mapping *va;
+	struct svm_bo *bo;
+	uint64_t a, e;
+
+	if (start >= end)
+		return;
+	/* The client cannot reach these host pages any more: free them. */
+	pthread_mutex_lock(&s->svm.lock);
+	for (va = vamap_first(&s->svm.va, start, end); va && va->start < end;
+	     va = vamap_next(&s->svm.va, va)) {
+		a = va->start > start ? va->start : start;
+		e = va->start + va->len < end ? va->start + va->len : end;
+		bo = svm_bo_find(&s->svm, va->obj);
+		if (bo)
+			s->shim_ops->mm_ops->release(s->shim, bo, va->offset + (a - va->start),
+						     e - a);
+	}
+	pthread_mutex_unlock(&s->svm.lock);
+	migrate_unregister(&s->d->core, &s->svm, start, end - start);
+	atomic_store(&s->reap, true);
+	session_collect(s);
+}
+
+/**
+ * session_evacuate() - Hand the client its memory back (gsvmd is stopping)
+ * @s: The session
+ *
+ * Brings every page home and unregisters every allocation from the fault
+ * shim, so the client's memory is ordinary memory from then on.
+ *
+ * Return: 0, or the error that left data on a device.
+ */
+int session_evacuate(struct session *s)
+{
+	struct vamap_mapping *va;
+	int err, uerr;
+
+	if (!s->attached)
+		return 0;
+	err = migrate_svm_to_host(&s->d->core, &s->svm);
+	pthread_mutex_lock(&s->svm.lock);
+	for (va = vamap_first(&s->svm.va, 0, UINT64_MAX); va; va = vamap_next(&s->svm.va, va)) {
+		uerr = s->shim_ops->unregister(s->shim, va->start, va->len);
+		if (uerr && uerr != -ENOENT && !err)
+			err = uerr;
+	}
+	pthread_mutex_unlock(&s->svm.lock);
+	return err;
+}

@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef GSVM_TEST_HARNESS_H
+#define GSVM_TEST_HARNESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+/*
+ * Integration tests run real processes: a gsvmd of their own on a private
+ * socket, and client processes forked per test. A client's checks return 1
+ * with a message on failure; the parent asserts on the exit status, so a
+ * crash, a hang (alarm) or a wrong byte all fail the test.
+ */
+
+struct gsvmd_proc {
+	pid_t pid;
+	char dir[64];
+	char sock[96];
+	char log[128];
+};
+
+/* Start $GSVMD (with @config_text as its config file when non-NULL). */
+int gsvmd_start(struct gsvmd_proc *p, const char *config_text);
+/* Send @sig and wait; return the exit status (or 128 + signal). */
+int gsvmd_stop(struct gsvmd_proc *p, int sig);
+/* Print gsvmd's log (on failure). */
+void gsvmd_dump_log(struct gsvmd_proc *p);
+
+/* Fork, run @fn(@arg) in the child under alarm(@timeout_s); exit status. */
+int run_child(int (*fn)(void *arg), void *arg, unsigned int timeout_s);
+pid_t spawn_child(int (*fn)(void *arg), void *arg, unsigned int timeout_s);
+int wait_child(pid_t pid);
+
+/* Resident KiB of the mapping that contains @addr (from /proc/self/smaps). */
+long mapping_rss_kb(const void *addr);
+/* The process's RssAnon (KiB) of @pid (0 for self). */
+long proc_rss_anon_kb(pid_t pid);
+
+uint64_t now_ns(void);
+uint64_t fnv1a(const void *buf, size_t len);
+void fill_pattern(void *buf, size_t len, unsigned int seed);
+/* Index of the first byte that differs from the pattern, or -1. */
+long check_pattern(const void *buf, size_t len, unsigned int seed);
+
+#define CHECK(cond, ...)                                                                   \
+	do {                                                                               \
+		if (!(cond)) {                                                             \
+			fprintf(stderr, "%s:%d: check failed: %s: ", __FILE__, __LINE__,    \
+				#cond);                                                    \
+			fprintf(stderr, __VA_ARGS__);                                      \
+			fputc('\n', stderr);                                               \
+			return 1;                                                          \
+		}                                                                          \
+	} while (0)
+
+#endif
