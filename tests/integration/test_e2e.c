@@ -662,6 +662,62 @@ static void test_fork(void)
 	CU_ASSERT_EQUAL(run_child(client_fork, NULL, 120), 0);
 }
 
+/* Several threads share one handle, with requests in flight at once. */
+struct shared {
+	struct gsvm *g;
+	uint8_t *buf[4];
+	size_t size;
+	int failed;
+};
+
+static void *shared_worker(void *arg)
+{
+	struct shared *sh = arg;
+	static int next;
+	int id = __atomic_fetch_add(&next, 1, __ATOMIC_SEQ_CST) % 4, i;
+	struct gsvm_range_info r[4];
+	uint64_t sum, want;
+	size_t n;
+
+	want = fnv1a(sh->buf[id], sh->size);
+	for (i = 0; i < 20; i++) {
+		if (gsvm_prefetch(sh->g, sh->buf[id], sh->size, (id + i) & 1) ||
+		    gsvm_query(sh->g, sh->buf[id], sh->size, r, 4, &n) || n != 1 ||
+		    r[0].location != ((id + i) & 1) ||
+		    gsvm_device_op(sh->g, (id + i + 1) & 1, GSVM_OP_CHECKSUM, sh->buf[id],
+				   sh->size, 0, &sum) ||
+		    sum != want || check_pattern(sh->buf[id], sh->size, 40 + id) >= 0)
+			__atomic_store_n(&sh->failed, 1 + i, __ATOMIC_SEQ_CST);
+	}
+	return NULL;
+}
+
+static int client_threads_share_handle(void *arg)
+{
+	struct shared sh = { .size = 8 * MiB };
+	pthread_t t[4];
+	int i;
+
+	(void)arg;
+	CHECK(!gsvm_connect(NULL, &sh.g), "connect");
+	for (i = 0; i < 4; i++) {
+		CHECK(!gsvm_alloc(sh.g, sh.size, (void **)&sh.buf[i]), "alloc");
+		fill_pattern(sh.buf[i], sh.size, 40 + i);
+	}
+	for (i = 0; i < 4; i++)
+		pthread_create(&t[i], NULL, shared_worker, &sh);
+	for (i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+	CHECK(!sh.failed, "a thread saw a wrong answer (iteration %d)", sh.failed - 1);
+	gsvm_disconnect(sh.g);
+	return 0;
+}
+
+static void test_threads_share_handle(void)
+{
+	CU_ASSERT_EQUAL(run_child(client_threads_share_handle, NULL, 120), 0);
+}
+
 /* Bad input: clear errors, and gsvmd carries on. */
 static int client_bad_input(void *arg)
 {
@@ -720,6 +776,7 @@ int main(void)
 		CU_TEST_ENTRY(test_sigterm_hands_memory_back),
 		CU_TEST_ENTRY(test_sigkill_fault_waits),
 		CU_TEST_ENTRY(test_fork),
+		CU_TEST_ENTRY(test_threads_share_handle),
 		CU_TEST_ENTRY(test_bad_input),
 		{ NULL, NULL },
 	};
