@@ -417,6 +417,36 @@ int gsvm_prefetch(struct gsvm *g, const void *ptr, size_t len, int location)
 }
 
 /**
+ * gsvm_advise() - Give placement advice for a range
+ * @g: The handle
+ * @ptr: First byte
+ * @len: Bytes
+ * @advice: The advice
+ * @device: The device it names, or GSVM_HOST for a preferred location
+ *
+ * Return: see include/gsvm.h.
+ */
+int gsvm_advise(struct gsvm *g, const void *ptr, size_t len, enum gsvm_advice advice, int device)
+{
+	Gsvm__Request req = GSVM__REQUEST__INIT;
+	Gsvm__AdviseReq advise = GSVM__ADVISE_REQ__INIT;
+	Gsvm__Response *resp;
+	int ret;
+
+	if (!g || !client_range_ok(ptr, len) || (unsigned int)advice > GSVM_ADVISE_UNSET_READ_MOSTLY)
+		return -EINVAL;
+	advise.addr = (uintptr_t)ptr;
+	advise.len = len;
+	advise.advice = advice;
+	advise.device = device;
+	req.body_case = GSVM__REQUEST__BODY_ADVISE;
+	req.advise = &advise;
+	ret = client_call(g, &req, -1, GSVM__RESPONSE__BODY__NOT_SET, &resp);
+	client_put(resp);
+	return ret;
+}
+
+/**
  * struct client_query - State of a gsvm_query() across requests
  * @out: The caller's array
  * @max: Its capacity

@@ -20,6 +20,12 @@
  *   notifier_size = 512M           ; a power of two of at least 4K
  *   chunk_sizes = 2M, 64K, 4K      ; 1 to 8 strictly decreasing powers of
  *                                  ; two, the last 4K, none > notifier_size
+ *   name = default                 ; the migration policy: default, explicit
+ *   thrash_threshold = 3           ; migrations within thrash_window_us that
+ *   thrash_window_us = 5000        ;   count as thrashing (throttle the range)
+ *   throttle_ms = 10               ; how long a throttled range stays put
+ *   pin_threshold = 3              ; throttles before the range is pinned
+ *   pin_quiet_ms = 300             ; quiet time that lifts a pin
  *
  * Sizes are decimal integers with an optional K, M, G or T suffix (binary
  * multiples, case-insensitive). Everything not set keeps its embedded default
@@ -68,6 +74,7 @@
 #define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 #define CONFIG_TIMESLICE_MS_MAX 3600000ULL
+#define CONFIG_KNOB_US_MAX 3600000000ULL
 #define CONFIG_TITLE_MAX 80
 #define CONFIG_SIZE_ITEM_MAX 32
 
@@ -96,6 +103,7 @@ typedef int config_parse_fn(struct config_ctx *ctx, const struct config_key *key
  * @off: Offset of the field in the section's object (&struct gsvmd_config
  *       for [daemon] and [policy], &struct pagemap_config for a device)
  * @size: Size of the field: an integer's width, a string's buffer
+ * @min: Smallest value of an integer field
  * @max: Largest value of an integer field
  * @kind: Section kind it belongs to
  * @required: A section without it is an error
@@ -105,13 +113,14 @@ struct config_key {
 	config_parse_fn *parse;
 	size_t off;
 	size_t size;
+	uint64_t min;
 	uint64_t max;
 	enum config_kind kind;
 	bool required;
 };
 
 static config_parse_fn parse_socket, parse_provider, parse_capacity, parse_size, parse_uint,
-	parse_notifier_size, parse_chunk_sizes;
+	parse_notifier_size, parse_chunk_sizes, parse_policy_name;
 
 #define KEY(k, n, fn) .kind = (k), .name = (n), .parse = (fn)
 #define FIELD(type, member) .off = offsetof(type, member), .size = sizeof(((type *)0)->member)
@@ -131,6 +140,18 @@ static const struct config_key config_keys[] = {
 	  FIELD(struct gsvmd_config, core.svm.notifier_size) },
 	{ KEY(KIND_POLICY, "chunk_sizes", parse_chunk_sizes),
 	  FIELD(struct gsvmd_config, core.svm) },
+	{ KEY(KIND_POLICY, "name", parse_policy_name),
+	  FIELD(struct gsvmd_config, core.policy.name) },
+	{ KEY(KIND_POLICY, "thrash_threshold", parse_uint),
+	  FIELD(struct gsvmd_config, core.policy.thrash_threshold), .min = 1, .max = 1000 },
+	{ KEY(KIND_POLICY, "thrash_window_us", parse_uint),
+	  FIELD(struct gsvmd_config, core.policy.thrash_window_us), .max = CONFIG_KNOB_US_MAX },
+	{ KEY(KIND_POLICY, "throttle_ms", parse_uint),
+	  FIELD(struct gsvmd_config, core.policy.throttle_ms), .max = CONFIG_TIMESLICE_MS_MAX },
+	{ KEY(KIND_POLICY, "pin_threshold", parse_uint),
+	  FIELD(struct gsvmd_config, core.policy.pin_threshold), .min = 1, .max = 1000 },
+	{ KEY(KIND_POLICY, "pin_quiet_ms", parse_uint),
+	  FIELD(struct gsvmd_config, core.policy.pin_quiet_ms), .max = CONFIG_TIMESLICE_MS_MAX },
 };
 
 #define CONFIG_NKEYS ARRAY_SIZE(config_keys)
@@ -270,6 +291,9 @@ static int parse_uint(struct config_ctx *ctx, const struct config_key *key, void
 	if (v > key->max)
 		return config_error(ctx, ctx->lineno, "%s '%s' is too large (at most %llu)",
 				    key->name, value, (unsigned long long)key->max);
+	if (v < key->min)
+		return config_error(ctx, ctx->lineno, "%s '%s' is too small (at least %llu)",
+				    key->name, value, (unsigned long long)key->min);
 	if (key->size == sizeof(uint32_t))
 		*(uint32_t *)field = (uint32_t)v;
 	else
@@ -304,6 +328,16 @@ static int parse_provider(struct config_ctx *ctx, const struct config_key *key, 
 {
 	if (strlen(value) >= key->size || !pagemap_provider_find(value))
 		return config_error(ctx, ctx->lineno, "unknown provider '%s'", value);
+	memcpy(field, value, strlen(value) + 1);
+	return 0;
+}
+
+static int parse_policy_name(struct config_ctx *ctx, const struct config_key *key, void *field,
+			     const char *value)
+{
+	if (strlen(value) >= key->size || !policy_find(value))
+		return config_error(ctx, ctx->lineno,
+				    "unknown policy '%s' (known: default, explicit)", value);
 	memcpy(field, value, strlen(value) + 1);
 	return 0;
 }

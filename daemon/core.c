@@ -45,6 +45,7 @@ void core_config_default(struct core_config *cfg)
 	cfg->ndev = 2;
 	svm_config_default(&cfg->svm);
 	cfg->timeslice_ms = 1;
+	policy_config_default(&cfg->policy);
 }
 
 /**
@@ -63,6 +64,10 @@ int core_init(struct core *core, const struct core_config *cfg)
 	memset(core, 0, sizeof(*core));
 	if (!cfg || cfg->ndev > PAGEMAP_MAX_DEVICES || svm_config_validate(&cfg->svm))
 		return -EINVAL;
+	core->policy = policy_find(cfg->policy.name);
+	if (!core->policy || !cfg->policy.thrash_threshold || !cfg->policy.pin_threshold)
+		return -EINVAL;
+	core->policy_cfg = cfg->policy;
 	for (i = 0; i < cfg->ndev; i++)
 		for (j = 0; j < i; j++)
 			if (!strcmp(cfg->dev[i].name, cfg->dev[j].name))
@@ -108,6 +113,17 @@ void core_fini(struct core *core)
 uint64_t core_now(struct core *core)
 {
 	return core->clock(core->clock_arg);
+}
+
+/**
+ * core_stamp() - A new operation stamp
+ * @core: The core
+ *
+ * Return: a stamp no earlier operation had (never 0).
+ */
+uint64_t core_stamp(struct core *core)
+{
+	return atomic_fetch_add(&core->stamp, 1) + 1;
 }
 
 /**

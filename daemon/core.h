@@ -8,6 +8,7 @@
 #include <sys/queue.h>
 
 #include "pagemap.h"
+#include "policy.h"
 #include "svm.h"
 
 /**
@@ -34,12 +35,14 @@ struct core_stats {
  * @svm: Range tracker knobs for every client
  * @timeslice_ms: Minimum time freshly migrated data stays on a device
  *                before a CPU fault may take it back
+ * @policy: The migration policy and its knobs
  */
 struct core_config {
 	struct pagemap_config dev[PAGEMAP_MAX_DEVICES];
 	unsigned int ndev;
 	struct svm_config svm;
 	uint64_t timeslice_ms;
+	struct policy_config policy;
 };
 
 /**
@@ -56,6 +59,9 @@ struct core_config {
  *                add or remove one; taken before any svm lock
  * @clients: Every client's svm
  * @nclients: Number of clients
+ * @policy: The migration policy
+ * @policy_cfg: Its knobs
+ * @stamp: Source of operation stamps (&struct devmem)
  */
 struct core {
 	struct pagemap *dev[PAGEMAP_MAX_DEVICES];
@@ -69,6 +75,9 @@ struct core {
 	pthread_rwlock_t clients_lock;
 	TAILQ_HEAD(, svm) clients;
 	unsigned int nclients;
+	const struct policy_ops *policy;
+	struct policy_config policy_cfg;
+	atomic_uint_fast64_t stamp;
 };
 
 void core_config_default(struct core_config *cfg);
@@ -77,6 +86,7 @@ void core_fini(struct core *core);
 uint64_t core_now(struct core *core);
 struct pagemap *core_device(struct core *core, int id);
 int core_client_add(struct core *core, struct svm *svm);
+uint64_t core_stamp(struct core *core);
 void core_client_remove(struct core *core, struct svm *svm);
 
 #endif

@@ -5,12 +5,15 @@
  * A device op runs a small kernel (fill, checksum, add) over a client range
  * on a device, the way a GPU kernel would: each address it touches goes
  * through the device-fault path. The range there is found or created
- * (svm_range_find_or_insert()), placed by the policy (first touch: migrate to
- * the accessing device), then the kernel runs on the data where it is: on
- * the device's memory, or on host memory when the device could not take it.
+ * (svm_range_find_or_insert()), and the migration policy decides what the
+ * access does (&policy_ops.device_fault): migrate the range to a device
+ * first, access it where it is (on host or on another device: remote
+ * access), or read it from a read-only replica on the accessing device.
+ * A device that cannot take the range (full even after eviction) accesses it
+ * where it is. Writes drop the range's replicas first.
  *
- * While a kernel runs on a range the range is busy, so its placement cannot
- * change underneath: a CPU fault on it waits until the kernel is done.
+ * The range is owned (busy) from the decision until the kernel is done, so
+ * its placement cannot change underneath: a CPU fault on it waits.
  */
 #include <errno.h>
 #include <string.h>
@@ -18,6 +21,7 @@
 
 #include "devop.h"
 #include "migrate.h"
+#include "replica.h"
 
 static void devop_fill(uint8_t *p, uint64_t len, uint64_t arg)
 {
@@ -73,13 +77,24 @@ void devop_kernel(enum devop_kind op, void *buf, uint64_t len, uint64_t arg, uin
 	}
 }
 
-/* Run @op over [@start, @end) of the busy range @r, wherever its pages are. */
-static int devop_on_range(struct svm *svm, struct svm_range *r, enum devop_kind op,
-			  uint64_t start, uint64_t end, uint64_t arg, uint64_t *state)
+/*
+ * Run @op over [@start, @end) of the busy range @r: on @replica when given,
+ * else wherever its pages are.
+ */
+static int devop_on_range(struct svm *svm, struct svm_range *r, struct devmem *replica,
+			  enum devop_kind op, uint64_t start, uint64_t end, uint64_t arg,
+			  uint64_t *state)
 {
 	uint64_t pos = start, page, next;
 	void *p;
 
+	if (replica) {
+		p = devmem_map(replica, start - r->start, end - start);
+		if (!p)
+			return -EOPNOTSUPP;
+		devop_kernel(op, p, end - start, arg, state);
+		return 0;
+	}
 	while (pos < end) {
 		page = (pos - r->start) >> SVM_PAGE_SHIFT;
 		next = (pos | (SVM_PAGE_SIZE - 1)) + 1;
@@ -114,23 +129,62 @@ static int devop_validate(struct core *core, enum devop_kind op, int device, uin
 	return 0;
 }
 
-/* Place @r for an access by @pm: first touch migrates it there. */
-static int devop_place(struct core *core, struct svm *svm, struct svm_range *r, struct pagemap *pm)
-{
-	struct migrate_result res = { 0 };
-	int err = migrate_to_device(core, svm, r, pm, MIGRATE_DEVICE_FAULT, &res);
-
-	/* A device without room accesses the data where it is. */
-	if (err == -ENOSPC)
-		err = 0;
-	return err;
-}
-
 static void devop_pause(void)
 {
 	struct timespec ts = { 0, 20000 };
 
 	nanosleep(&ts, NULL);
+}
+
+static int range_loc(const struct svm_range *r)
+{
+	return r->dm && r->ndev ? r->dm->pm->id : LOC_HOST;
+}
+
+/*
+ * The device-fault path for the owned range @r accessed by @pm: let the
+ * policy decide, act on it. Sets *@replica when the kernel reads a replica.
+ */
+static int devop_place(struct core *core, struct svm *svm, struct svm_range *r,
+		       struct pagemap *pm, bool write, struct migrate_op *op,
+		       struct devmem **replica)
+{
+	struct vamap_mapping *va = vamap_find(&svm->va, r->start);
+	struct vamap_attrs none = { .preferred_loc = LOC_NONE };
+	struct policy_access a = {
+		.dev = pm->id,
+		.write = write,
+		.loc = range_loc(r),
+		.attrs = va ? &va->attrs : &none,
+		.now = core_now(core),
+	};
+	int dest = pm->id, err = 0;
+
+	*replica = NULL;
+	if (write || (r->flags & SVM_RANGE_STALE))
+		replica_drop_all(svm, r);
+	switch (core->policy->device_fault(core, r, &a, &dest)) {
+	case POLICY_MIGRATE:
+		if (dest < 0 || (unsigned int)dest >= core->ndev)
+			break;
+		err = migrate_owned_to_device(core, svm, r, core->dev[dest], op);
+		if (!err && a.loc != dest)
+			core->policy->migrated(core, r, a.loc, dest, a.now);
+		break;
+	case POLICY_REPLICATE:
+		*replica = replica_find(r, pm);
+		if (!*replica)
+			err = replica_make(core, svm, r, pm, op, replica);
+		break;
+	case POLICY_REMOTE:
+		break;
+	}
+	/* A device without room accesses the data where it is. */
+	if (err == -ENOSPC) {
+		*replica = NULL;
+		err = 0;
+	}
+	return err;
 }
 
 /**
@@ -152,6 +206,8 @@ int devop_run(struct core *core, struct svm *svm, int device, enum devop_kind op
 	      uint64_t len, uint64_t arg, uint64_t *result)
 {
 	uint64_t state = DEVOP_FNV_OFFSET, pos = addr, end = addr + len, stop;
+	struct devmem *replica;
+	struct migrate_op mop;
 	struct svm_range *r;
 	struct pagemap *pm;
 	int err;
@@ -159,32 +215,35 @@ int devop_run(struct core *core, struct svm *svm, int device, enum devop_kind op
 	err = devop_validate(core, op, device, addr, len, &pm);
 	if (err)
 		return err;
+	migrate_op_init(&mop, core, MIGRATE_DEVICE_FAULT);
 	pthread_mutex_lock(&svm->lock);
 	err = svm_check_registered(svm, addr, len);
 	while (!err && pos < end) {
 		err = svm_range_find_or_insert(svm, pos, &r);
 		if (err == -EAGAIN)
 			err = migrate_collect(core, svm);
+		if (err)
+			break;
+		err = svm_range_begin(svm, r, true);
 		if (!err) {
 			atomic_fetch_add(&core->stats.device_faults, 1);
-			err = devop_place(core, svm, r, pm);
+			err = devop_place(core, svm, r, pm, op != DEVOP_CHECKSUM, &mop, &replica);
+			if (err)
+				svm_range_end(svm, r);
 		}
-		if (!err)
-			err = svm_range_begin(svm, r, true);
-		if (err == -EAGAIN) {
+		if (err == -EAGAIN || err == -ENOENT) {
 			pthread_mutex_unlock(&svm->lock);
 			devop_pause();
 			pthread_mutex_lock(&svm->lock);
-			err = 0;
+			err = svm_check_registered(svm, pos, end - pos);
 			continue;
 		}
 		if (err)
 			break;
 		pthread_mutex_unlock(&svm->lock);
 		stop = r->end < end ? r->end : end;
-		err = devop_on_range(svm, r, op, pos, stop, arg, &state);
-		if (r->dm)
-			pagemap_devmem_touch(r->dm);
+		err = devop_on_range(svm, r, replica, op, pos, stop, arg, &state);
+		pagemap_devmem_touch(replica ? replica : r->dm ? r->dm : NULL);
 		pthread_mutex_lock(&svm->lock);
 		svm_range_end(svm, r);
 		pos = stop;

@@ -17,12 +17,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "advise.h"
 #include "devop.h"
 #include "dispatch.h"
 #include "log.h"
 #include "mem.h"
 #include "migrate.h"
 #include "session.h"
+#include "stats.h"
 #include "workers.h"
 
 #define DISPATCH_MAX_RUNS 1024
@@ -111,21 +113,23 @@ static void dispatch_devices(struct session *s, uint64_t id)
 static int dispatch_prefetch(struct session *s, const Gsvm__PrefetchReq *p,
 			     Gsvm__PrefetchReply *reply)
 {
-	struct migrate_result res;
+	struct migrate_result *res;
+	struct migrate_op op;
 	int err;
 
 	if (!s->attached)
 		return -EPROTO;
 	if (p->location < LOC_HOST)
 		return -ENODEV;
+	migrate_op_init(&op, &s->d->core, MIGRATE_PREFETCH);
 	pthread_mutex_lock(&s->svm.lock);
-	err = migrate_populate(&s->d->core, &s->svm, p->addr, p->len, p->location,
-			       MIGRATE_PREFETCH, &res);
+	err = migrate_populate(&s->d->core, &s->svm, p->addr, p->len, p->location, &op);
 	pthread_mutex_unlock(&s->svm.lock);
-	reply->requested = res.requested;
-	reply->migrated = res.migrated;
-	reply->in_place = res.in_place;
-	reply->failed = res.failed;
+	res = &op.res;
+	reply->requested = res->requested;
+	reply->migrated = res->migrated;
+	reply->in_place = res->in_place;
+	reply->failed = res->failed;
 	return err;
 }
 
@@ -177,6 +181,84 @@ out:
 	mem_free(ptrs);
 }
 
+/* Answer a stats request from one snapshot; builds and sends the response. */
+static void dispatch_stats(struct session *s, uint64_t id)
+{
+	Gsvm__Response resp = GSVM__RESPONSE__INIT;
+	Gsvm__StatsReply reply = GSVM__STATS_REPLY__INIT;
+	Gsvm__DeviceInfo info[PAGEMAP_MAX_DEVICES], *ptrs[PAGEMAP_MAX_DEVICES];
+	struct stats_snapshot *st = mem_alloc(sizeof(*st));
+	unsigned int i;
+
+	resp.id = id;
+	if (!st) {
+		resp.err = -ENOMEM;
+		session_reply(s, &resp);
+		return;
+	}
+	stats_snapshot(&s->d->core, st);
+	reply.faults_cpu = st->faults_cpu;
+	reply.faults_device = st->faults_device;
+	reply.migrations_to_device = st->migrations_to_device;
+	reply.migrations_to_host = st->migrations_to_host;
+	reply.migrations_device_to_device = st->migrations_device_to_device;
+	reply.bytes_to_device = st->bytes_to_device;
+	reply.bytes_to_host = st->bytes_to_host;
+	reply.bytes_device_to_device = st->bytes_device_to_device;
+	reply.evictions = st->evictions;
+	reply.thrash_throttled = st->thrash_throttled;
+	reply.thrash_pinned = st->thrash_pinned;
+	reply.clients = st->clients;
+	reply.ranges = st->ranges;
+	for (i = 0; i < st->ndev; i++) {
+		gsvm__device_info__init(&info[i]);
+		info[i].id = st->dev[i].id;
+		info[i].name = st->dev[i].name;
+		info[i].provider = st->dev[i].provider;
+		info[i].capacity = st->dev[i].capacity;
+		info[i].used = st->dev[i].used;
+		info[i].online = st->dev[i].online;
+		ptrs[i] = &info[i];
+	}
+	reply.n_devices = st->ndev;
+	reply.devices = ptrs;
+	resp.body_case = GSVM__RESPONSE__BODY_STATS;
+	resp.stats = &reply;
+	session_reply(s, &resp);
+	mem_free(st);
+}
+
+/* Unbind or rebind a device; only root may. */
+static int dispatch_device_admin(struct session *s, const Gsvm__DeviceAdminReq *a)
+{
+	struct core *core = &s->d->core;
+	struct pagemap *pm = core_device(core, a->device);
+	int err;
+
+	if (s->uid != 0)
+		return -EPERM;
+	if (!pm)
+		return -ENODEV;
+	switch (a->op) {
+	case GSVM__DEVICE_ADMIN_REQ__OP__UNBIND:
+		err = pagemap_unbind(pm);
+		if (err)
+			return err;
+		log_info("device %s unbound by pid %d: evacuating", pm->cfg.name, (int)s->pid);
+		err = migrate_evacuate_device(core, pm);
+		if (err)
+			log_err("device %s: evacuation left data: %s", pm->cfg.name, strerror(-err));
+		return err;
+	case GSVM__DEVICE_ADMIN_REQ__OP__REBIND:
+		err = pagemap_rebind(pm);
+		if (!err)
+			log_info("device %s rebound by pid %d", pm->cfg.name, (int)s->pid);
+		return err;
+	default:
+		return -EINVAL;
+	}
+}
+
 static void dispatch_run(void *arg)
 {
 	struct dispatch_job *job = arg;
@@ -208,6 +290,18 @@ static void dispatch_run(void *arg)
 	case GSVM__REQUEST__BODY_QUERY:
 		dispatch_query(s, req->id, req->query);
 		goto out;
+	case GSVM__REQUEST__BODY_STATS:
+		dispatch_stats(s, req->id);
+		goto out;
+	case GSVM__REQUEST__BODY_ADVISE:
+		err = s->attached ? advise_apply(&s->d->core, &s->svm, req->advise->addr,
+						 req->advise->len, (enum advice)req->advise->advice,
+						 req->advise->device) :
+				    -EPROTO;
+		break;
+	case GSVM__REQUEST__BODY_DEVICE_ADMIN:
+		err = dispatch_device_admin(s, req->device_admin);
+		break;
 	case GSVM__REQUEST__BODY_DEVICE_OP:
 		err = s->attached ? devop_run(&s->d->core, &s->svm, req->device_op->device,
 					      (enum devop_kind)req->device_op->op,
@@ -309,6 +403,9 @@ void dispatch_request(struct session *s, Gsvm__Request *req, int fd)
 	case GSVM__REQUEST__BODY_PREFETCH:
 	case GSVM__REQUEST__BODY_QUERY:
 	case GSVM__REQUEST__BODY_DEVICE_OP:
+	case GSVM__REQUEST__BODY_ADVISE:
+	case GSVM__REQUEST__BODY_STATS:
+	case GSVM__REQUEST__BODY_DEVICE_ADMIN:
 		dispatch_to_worker(s, req, -1);
 		return;
 	default:

@@ -37,8 +37,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "evict.h"
 #include "mem.h"
 #include "migrate.h"
+#include "replica.h"
 
 #define MIGRATE_RETRY_LIMIT 100000
 
@@ -110,6 +112,51 @@ static int copy_in(struct svm *svm, struct svm_range *r, struct devmem *dm, stru
 	return err;
 }
 
+/**
+ * migrate_op_init() - Start an operation that moves data
+ * @op: The operation
+ * @core: The core (for a fresh stamp)
+ * @cause: Why it moves data
+ */
+void migrate_op_init(struct migrate_op *op, struct core *core, enum migrate_cause cause)
+{
+	memset(op, 0, sizeof(*op));
+	op->cause = cause;
+	op->stamp = core_stamp(core);
+}
+
+/**
+ * migrate_alloc_devmem() - Device memory for @r, evicting if the device is full
+ * @core: The core
+ * @pm: The device
+ * @r: The range the memory is for (its size, its owner)
+ * @op: The operation; unless it says no_evict, other allocations are evicted
+ *      until this one fits (never the operation's own)
+ * @out: Receives the allocation, stamped with @op's stamp
+ *
+ * The caller holds no driver lock.
+ *
+ * Return: 0, -ENOSPC when nothing more can be evicted, -ENODEV, -ENOMEM.
+ */
+int migrate_alloc_devmem(struct core *core, struct pagemap *pm, struct svm_range *r,
+			 struct migrate_op *op, struct devmem **out)
+{
+	uint64_t size = r->end - r->start;
+	unsigned int evicted = 0;
+	int err;
+
+	for (;;) {
+		err = pagemap_devmem_alloc(pm, size, r, out);
+		if (err != -ENOSPC || op->no_evict || evicted++ > 4096)
+			break;
+		if (evict_one(core, pm, op->stamp))
+			break;
+	}
+	if (!err)
+		(*out)->stamp = op->stamp;
+	return err;
+}
+
 static void count_to_device(struct core *core, uint64_t host_bytes, uint64_t peer_bytes)
 {
 	if (host_bytes) {
@@ -123,47 +170,46 @@ static void count_to_device(struct core *core, uint64_t host_bytes, uint64_t pee
 }
 
 /**
- * migrate_to_device() - Place a range's data on a device
+ * migrate_owned_to_device() - Place a range the caller owns on a device
  * @core: The core
  * @svm: The client; the driver lock is held (and dropped while copying)
- * @r: The range; not unmapped
+ * @r: The range; busy, owned by the caller (svm_range_begin()); not unmapped
  * @pm: Destination device
- * @cause: Why (statistics)
- * @res: Accumulates what happened (bytes of whole ranges)
+ * @op: The operation; @op->res accumulates what happened (bytes of whole
+ *      ranges)
  *
- * Return: 0 when the range is on @pm; -EAGAIN when the caller must look the
- * range up again and retry (it was busy, invalidated, or the address space
- * was changing); -ENODEV if @pm is unbound; -ENOSPC if @pm has no room;
- * -ENOENT if the range was unmapped meanwhile; a copy or shim error
- * (the data then stays where it was).
+ * Return: 0 when the range is on @pm; -EAGAIN when the caller must retry
+ * (it was invalidated, or the address space was changing); -ENODEV if @pm is
+ * unbound; -ENOSPC if @pm has no room even after eviction; -ENOENT if the
+ * range was unmapped meanwhile; a copy or shim error (the data then stays
+ * where it was).
  */
-int migrate_to_device(struct core *core, struct svm *svm, struct svm_range *r,
-		      struct pagemap *pm, enum migrate_cause cause, struct migrate_result *res)
+int migrate_owned_to_device(struct core *core, struct svm *svm, struct svm_range *r,
+			    struct pagemap *pm, struct migrate_op *op)
 {
 	uint64_t size = r->end - r->start, npages = svm_range_npages(r), seq;
 	uint64_t host_bytes = 0, peer_bytes = 0;
+	struct migrate_result *res = &op->res;
 	struct devmem *old, *dm = NULL;
 	bool wp = false;
 	int err;
 
-	(void)cause;
-	err = svm_range_begin(svm, r, true);
-	if (err)
-		return err;
 	old = r->dm;
 	if (old && old->pm == pm && r->ndev == npages) {
 		pagemap_devmem_touch(old);
 		res->in_place += size;
-		svm_range_end(svm, r);
 		return 0;
 	}
+	/* The data itself is going there: a replica on @pm is pointless. */
+	if (replica_find(r, pm))
+		replica_drop_one(svm, r, replica_find(r, pm));
 	seq = svm_range_seq(svm, r);
 	pthread_mutex_unlock(&svm->lock);
 
 	if (old && old->pm == pm) {
 		dm = old;
 	} else {
-		err = pagemap_devmem_alloc(pm, size, r, &dm);
+		err = migrate_alloc_devmem(core, pm, r, op, &dm);
 		if (err)
 			goto out;
 	}
@@ -188,6 +234,7 @@ int migrate_to_device(struct core *core, struct svm *svm, struct svm_range *r,
 	r->ndev = (uint32_t)npages;
 	r->notifier_seq = seq;
 	dm->timeslice_end = core_now(core) + core->timeslice_ns;
+	dm->stamp = op->stamp;
 	svm_notifier_unlock(svm);
 
 	if (old && old != dm) {
@@ -197,20 +244,47 @@ int migrate_to_device(struct core *core, struct svm *svm, struct svm_range *r,
 	/* Punching pages that are already holes is free: release it all. */
 	if (host_bytes)
 		svm->mm_ops->release(svm->mm, r->bo, r->obj_offset, size);
+	/* No host pages left to protect for replicas: a CPU access faults. */
+	r->replica_wp = false;
 	count_to_device(core, host_bytes, peer_bytes);
 	res->migrated += size;
 	dm = old = NULL;
 out:
-	if (wp)
+	/* On failure, replicas still need their host pages protected. */
+	if (wp && (!err || !r->replica_wp))
 		svm->mm_ops->unprotect(svm->mm, r->start, size);
-	if (dm && dm != old)
+	if (dm && dm != old) {
+		pagemap_devmem_set_owner(dm, NULL);
 		devmem_put(dm);
+	}
 	if (err && err != -EAGAIN) {
 		res->failed += size;
 		if (!res->error)
 			res->error = err;
 	}
 	pthread_mutex_lock(&svm->lock);
+	return err;
+}
+
+/**
+ * migrate_to_device() - Place a range's data on a device
+ * @core: The core
+ * @svm: The client; the driver lock is held (and dropped while copying)
+ * @r: The range; not unmapped
+ * @pm: Destination device
+ * @op: The operation; @op->res accumulates what happened
+ *
+ * Return: as migrate_owned_to_device(); -EAGAIN also when the range was busy
+ * (look it up again: it may have gone meanwhile).
+ */
+int migrate_to_device(struct core *core, struct svm *svm, struct svm_range *r,
+		      struct pagemap *pm, struct migrate_op *op)
+{
+	int err = svm_range_begin(svm, r, true);
+
+	if (err)
+		return err;
+	err = migrate_owned_to_device(core, svm, r, pm, op);
 	svm_range_end(svm, r);
 	return err;
 }
@@ -309,10 +383,9 @@ static int evict_pages(struct core *core, struct svm *svm, struct svm_range *r,
  * @core: The core
  * @svm: The client; the driver lock is held (and dropped while copying)
  * @r: The range
- * @cause: Why (statistics)
- * @res: Accumulates what happened
+ * @op: The operation; @op->res accumulates what happened
  *
- * Moves the whole device allocation. Pages installed stay installed even if
+ * Moves the whole device allocation and drops the range's replicas. Pages installed stay installed even if
  * a later run fails; the rest stay on the device.
  *
  * Return: 0; -EAGAIN when the range was busy (look it up again) or the shim
@@ -320,12 +393,12 @@ static int evict_pages(struct core *core, struct svm *svm, struct svm_range *r,
  * the device until the range is collected); another shim or copy error.
  */
 int migrate_to_host(struct core *core, struct svm *svm, struct svm_range *r,
-		    enum migrate_cause cause, struct migrate_result *res)
+		    struct migrate_op *op)
 {
+	struct migrate_result *res = &op->res;
 	uint64_t size = r->end - r->start;
 	int err;
 
-	(void)cause;
 	err = svm_range_begin(svm, r, true);
 	if (err)
 		return err;
@@ -335,6 +408,8 @@ int migrate_to_host(struct core *core, struct svm *svm, struct svm_range *r,
 		return 0;
 	}
 	pthread_mutex_unlock(&svm->lock);
+	/* Installed pages are writable: replicas would go stale. */
+	replica_drop_all(svm, r);
 	err = evict_pages(core, svm, r, false);
 	pthread_mutex_lock(&svm->lock);
 	if (err && err != -EAGAIN) {
@@ -366,11 +441,11 @@ int migrate_to_host(struct core *core, struct svm *svm, struct svm_range *r,
  */
 int migrate_cpu_fault(struct core *core, struct svm *svm, uint64_t addr, uint64_t *retry_at)
 {
-	struct migrate_result res = { 0 };
 	struct vamap_mapping *va;
+	struct migrate_op op;
 	struct svm_range *r;
 	uint64_t s, e, now;
-	int err;
+	int err, from;
 
 	pthread_mutex_lock(&svm->lock);
 	atomic_fetch_add(&core->stats.cpu_faults, 1);
@@ -388,12 +463,14 @@ int migrate_cpu_fault(struct core *core, struct svm *svm, uint64_t addr, uint64_
 	}
 	if (r && r->dm && svm_range_page_on_dev(r, (addr - r->start) >> SVM_PAGE_SHIFT)) {
 		now = core_now(core);
-		if (now < r->dm->timeslice_end) {
-			*retry_at = r->dm->timeslice_end;
-			err = -ETIME;
+		err = core->policy->cpu_fault(core, r, now, retry_at);
+		if (err)
 			goto out;
-		}
-		err = migrate_to_host(core, svm, r, MIGRATE_CPU_FAULT, &res);
+		from = r->dm->pm->id;
+		migrate_op_init(&op, core, MIGRATE_CPU_FAULT);
+		err = migrate_to_host(core, svm, r, &op);
+		if (!err)
+			core->policy->migrated(core, r, from, LOC_HOST, now);
 		goto out;
 	}
 	err = svm_host_window(svm, addr, &s, &e);
@@ -425,6 +502,7 @@ int migrate_collect(struct core *core, struct svm *svm)
 	int err;
 
 	while ((r = svm_gc_next(svm))) {
+		replica_drop_all(svm, r);
 		if (r->dm && (r->flags & SVM_RANGE_PARTIAL)) {
 			err = evict_pages(core, svm, r, true);
 			if (err == -EAGAIN) {
@@ -456,7 +534,7 @@ static int range_at(struct core *core, struct svm *svm, uint64_t addr, struct sv
 }
 
 static int populate_host(struct core *core, struct svm *svm, uint64_t start, uint64_t end,
-			 struct migrate_result *res)
+			 struct migrate_op *op)
 {
 	unsigned int tries = 0;
 	struct svm_range *r;
@@ -464,7 +542,7 @@ static int populate_host(struct core *core, struct svm *svm, uint64_t start, uin
 	int err = 0;
 
 	while (pos < end && (r = svm_range_first(svm, pos, end))) {
-		err = migrate_to_host(core, svm, r, MIGRATE_PREFETCH, res);
+		err = migrate_to_host(core, svm, r, op);
 		if (err == -EAGAIN && ++tries < MIGRATE_RETRY_LIMIT) {
 			pthread_mutex_unlock(&svm->lock);
 			retry_pause(tries);
@@ -479,8 +557,7 @@ static int populate_host(struct core *core, struct svm *svm, uint64_t start, uin
 }
 
 static int populate_device(struct core *core, struct svm *svm, uint64_t start, uint64_t end,
-			   struct pagemap *pm, enum migrate_cause cause,
-			   struct migrate_result *res)
+			   struct pagemap *pm, struct migrate_op *op)
 {
 	unsigned int tries = 0;
 	struct svm_range *r;
@@ -490,7 +567,7 @@ static int populate_device(struct core *core, struct svm *svm, uint64_t start, u
 	while (pos < end) {
 		err = range_at(core, svm, pos, &r);
 		if (!err)
-			err = migrate_to_device(core, svm, r, pm, cause, res);
+			err = migrate_to_device(core, svm, r, pm, op);
 		if (err == -EAGAIN && ++tries < MIGRATE_RETRY_LIMIT) {
 			pthread_mutex_unlock(&svm->lock);
 			retry_pause(tries);
@@ -516,8 +593,8 @@ static int populate_device(struct core *core, struct svm *svm, uint64_t start, u
  * @start: First address
  * @len: Bytes
  * @loc: Destination: a device id or LOC_HOST
- * @cause: Why (statistics)
- * @res: Receives what happened, in bytes of whole ranges
+ * @op: The operation (migrate_op_init()); @op->res receives what happened,
+ *      in bytes of whole ranges
  *
  * Moves range by range; a range that cannot be placed (device full, copy
  * error) is left where it was and the rest carries on.
@@ -528,8 +605,9 @@ static int populate_device(struct core *core, struct svm *svm, uint64_t start, u
  * before anything moved.
  */
 int migrate_populate(struct core *core, struct svm *svm, uint64_t start, uint64_t len, int loc,
-		     enum migrate_cause cause, struct migrate_result *res)
+		     struct migrate_op *op)
 {
+	struct migrate_result *res = &op->res;
 	struct pagemap *pm = NULL;
 	int err;
 
@@ -545,28 +623,59 @@ int migrate_populate(struct core *core, struct svm *svm, uint64_t start, uint64_
 	start &= ~(SVM_PAGE_SIZE - 1);
 	res->requested = len;
 	if (!pm)
-		return populate_host(core, svm, start, start + len, res);
-	return populate_device(core, svm, start, start + len, pm, cause, res);
+		return populate_host(core, svm, start, start + len, op);
+	return populate_device(core, svm, start, start + len, pm, op);
 }
 
-/* Move every range of @svm that has data on @pm (any device if NULL) home. */
+/*
+ * Move @r's data off @pm (unbind): to the device the policy names, else
+ * home. Its replica there is simply dropped.
+ */
+static int evacuate_range(struct core *core, struct svm *svm, struct svm_range *r,
+			  struct pagemap *pm, struct migrate_op *op)
+{
+	struct vamap_mapping *va;
+	struct devmem *rep;
+	int dest, err;
+
+	if (pm && (rep = replica_find(r, pm))) {
+		if (r->busy)
+			return -EAGAIN;
+		replica_drop_one(svm, r, rep);
+	}
+	if (!r->dm || (pm && r->dm->pm != pm))
+		return 0;
+	if (!pm)
+		return migrate_to_host(core, svm, r, op);
+	va = vamap_find(&svm->va, r->start);
+	dest = va ? core->policy->evict_dest(core, r, &va->attrs, pm) : LOC_HOST;
+	err = -ENOSPC;
+	if (dest >= 0 && pagemap_bound(core->dev[dest])) {
+		op->no_evict = true;
+		err = migrate_to_device(core, svm, r, core->dev[dest], op);
+		if (err == -EAGAIN)
+			return err;
+	}
+	if (err)
+		err = migrate_to_host(core, svm, r, op);
+	return err;
+}
+
+/* Move every range of @svm that has data on @pm (on any device if NULL). */
 static int svm_evacuate(struct core *core, struct svm *svm, struct pagemap *pm,
 			enum migrate_cause cause)
 {
-	struct migrate_result res = { 0 };
-	struct svm_range *r, *next;
+	struct svm_range *r;
+	struct migrate_op op;
 	unsigned int tries = 0;
 	int err = 0;
 
+	migrate_op_init(&op, core, cause);
 	pthread_mutex_lock(&svm->lock);
 	migrate_collect(core, svm);
 	r = svm_range_first(svm, 0, UINT64_MAX);
 	while (r) {
-		if (!r->dm || (pm && r->dm->pm != pm)) {
-			r = svm_range_next(svm, r);
-			continue;
-		}
-		err = migrate_to_host(core, svm, r, cause, &res);
+		err = evacuate_range(core, svm, r, pm, &op);
 		if (err == -EAGAIN && ++tries < MIGRATE_RETRY_LIMIT) {
 			pthread_mutex_unlock(&svm->lock);
 			retry_pause(tries);
@@ -576,20 +685,21 @@ static int svm_evacuate(struct core *core, struct svm *svm, struct pagemap *pm,
 		}
 		if (err)
 			break;
-		next = svm_range_next(svm, r);
-		r = next;
+		r = svm_range_next(svm, r);
 	}
 	pthread_mutex_unlock(&svm->lock);
 	return err;
 }
 
 /**
- * migrate_evacuate_device() - Move everything an unbound device holds to host
+ * migrate_evacuate_device() - Move everything an unbound device holds away
  * @core: The core
  * @pm: The device, already unbound (pagemap_unbind())
  *
- * Walks every client until the device holds nothing: migrations that were
- * already copying to it when it was unbound commit and are moved again.
+ * Each range goes where the policy says (a device of its preferred location
+ * or accessed-by set with room) or home; replicas on @pm are dropped. Walks
+ * every client until the device holds nothing: migrations that were already
+ * copying to it when it was unbound commit and are moved again.
  *
  * Return: 0, or the first error that left data on the device.
  */
@@ -645,6 +755,7 @@ void migrate_release_all(struct core *core, struct svm *svm)
 	while ((r = svm_range_first(svm, 0, UINT64_MAX))) {
 		if (svm_range_begin(svm, r, true))
 			continue;
+		replica_drop_all(svm, r);
 		if (r->dm) {
 			pagemap_devmem_set_owner(r->dm, NULL);
 			devmem_put(r->dm);
@@ -692,10 +803,11 @@ int migrate_unregister(struct core *core, struct svm *svm, uint64_t start, uint6
  * @svm: The client; the driver lock is not held
  * @addr: Faulting address
  *
- * Write-protection is only applied while a migration owns a range. A writer
- * that hits it waits until the migration lifts it, which also wakes the
- * writer; a fault that arrives after that finds the range idle and lifts the
- * leftover protection of its page itself.
+ * Write-protection is applied while a migration owns a range, and while a
+ * range has read-only replicas. A writer that hits a migration's protection
+ * waits until the migration lifts it, which also wakes the writer; a writer
+ * that hits the replicas' protection drops the replicas first. A fault that
+ * arrives after the protection went lifts what is left of it on its page.
  *
  * Return: 0 when the writer was let go; -EBUSY while the range is busy (retry
  * when it goes idle); a shim error (-EAGAIN).
@@ -709,10 +821,13 @@ int migrate_wp_fault(struct core *core, struct svm *svm, uint64_t addr)
 	addr &= ~(SVM_PAGE_SIZE - 1);
 	pthread_mutex_lock(&svm->lock);
 	r = svm_range_find(svm, addr);
-	if (r && r->busy)
+	if (r && r->busy) {
 		err = -EBUSY;
-	else
+	} else {
+		if (r && r->replicas)
+			replica_drop_all(svm, r);
 		err = svm->mm_ops->unprotect(svm->mm, addr, SVM_PAGE_SIZE);
+	}
 	pthread_mutex_unlock(&svm->lock);
 	return err;
 }

@@ -269,12 +269,15 @@ void devmem_put(struct devmem *dm)
 
 /**
  * pagemap_devmem_touch() - Mark an allocation most recently used
- * @dm: The allocation
+ * @dm: The allocation (NULL is ignored)
  */
 void pagemap_devmem_touch(struct devmem *dm)
 {
-	struct pagemap *pm = dm->pm;
+	struct pagemap *pm;
 
+	if (!dm)
+		return;
+	pm = dm->pm;
 	pthread_mutex_lock(&pm->lock);
 	if (dm->on_lru) {
 		TAILQ_REMOVE(&pm->lru, dm, lru_link);
@@ -397,6 +400,25 @@ void pagemap_usage(struct pagemap *pm, uint64_t *capacity, uint64_t *used, uint6
 	if (nallocs)
 		*nallocs = pm->nallocs;
 	pthread_mutex_unlock(&pm->lock);
+}
+
+/**
+ * pagemap_has_room() - Whether a device could take @size bytes without
+ * evicting (bound, and enough free bytes)
+ * @pm: The device
+ * @size: Bytes
+ *
+ * Return: true if an allocation of @size is likely to succeed; fragmentation
+ * may still make it fail.
+ */
+bool pagemap_has_room(struct pagemap *pm, uint64_t size)
+{
+	bool room;
+
+	pthread_mutex_lock(&pm->lock);
+	room = pm->bound && pm->pool && pm->cfg.capacity - pm->used >= size;
+	pthread_mutex_unlock(&pm->lock);
+	return room;
 }
 
 /**

@@ -92,9 +92,14 @@ struct pagemap;
  * @lru_link: Position in the pagemap's LRU list (least recently used first)
  * @on_lru: Whether @lru_link is linked
  * @owner: The SVM range whose data it holds (for eviction), or NULL
+ * @replica: It holds a read-only copy of the range, not its data
+ * @next_replica: The range's next replica
+ * @stamp: The operation that last placed data in it; eviction on behalf of
+ *         that operation skips it, so an operation never evicts its own work
  *
- * @timeslice_end, @lru_link, @on_lru and @owner are protected by the
- * pagemap's lock.
+ * @lru_link, @on_lru and @owner are protected by the pagemap's lock;
+ * @timeslice_end, @replica, @next_replica and @stamp by the owning client's
+ * driver lock (they change while the range is busy).
  */
 struct devmem {
 	struct pagemap *pm;
@@ -105,6 +110,9 @@ struct devmem {
 	TAILQ_ENTRY(devmem) lru_link;
 	bool on_lru;
 	void *owner;
+	bool replica;
+	struct devmem *next_replica;
+	uint64_t stamp;
 };
 
 TAILQ_HEAD(devmem_list, devmem);
@@ -169,6 +177,7 @@ int pagemap_unbind(struct pagemap *pm);
 int pagemap_rebind(struct pagemap *pm);
 bool pagemap_bound(struct pagemap *pm);
 void pagemap_usage(struct pagemap *pm, uint64_t *capacity, uint64_t *used, uint64_t *nallocs);
+bool pagemap_has_room(struct pagemap *pm, uint64_t size);
 
 void pagemap_cache_init(struct pagemap_cache *c);
 void pagemap_cache_fini(struct pagemap_cache *c);

@@ -916,10 +916,12 @@ static void svm_invalidate_locked(struct svm *svm, uint64_t start, uint64_t end,
 	for (n = RB_NFIND(svm_notifier_tree, &svm->notifiers, &key); n && n->start < end;
 	     n = RB_NEXT(svm_notifier_tree, &svm->notifiers, n)) {
 		n->seq++;
-		if (!unmap)
-			continue;
 		for (r = svm_notifier_range_from(n, start); r && r->start < end;
 		     r = TAILQ_NEXT(r, link)) {
+			if (r->replica_mask)
+				r->flags |= SVM_RANGE_STALE;
+			if (!unmap)
+				continue;
 			r->flags |= SVM_RANGE_UNMAPPED;
 			if (r->start < start || r->end > end)
 				r->flags |= SVM_RANGE_PARTIAL;
@@ -1001,6 +1003,26 @@ bool svm_gc_pending(struct svm *svm)
 	pending = !TAILQ_EMPTY(&svm->gc_list);
 	pthread_mutex_unlock(&svm->notifier_lock);
 	return pending;
+}
+
+/**
+ * svm_range_retire() - Destroy a range that no longer fits its mapping
+ * @svm: The client; the driver lock is held
+ * @r: The range (advice split its mapping under it)
+ *
+ * Marks it as if partly unmapped: the collector brings its device pages
+ * home and removes it; later accesses create ranges that fit.
+ */
+void svm_range_retire(struct svm *svm, struct svm_range *r)
+{
+	pthread_mutex_lock(&svm->notifier_lock);
+	r->notifier->seq++;
+	r->flags |= SVM_RANGE_UNMAPPED | SVM_RANGE_PARTIAL;
+	if (!(r->flags & SVM_RANGE_IN_GC)) {
+		r->flags |= SVM_RANGE_IN_GC;
+		TAILQ_INSERT_TAIL(&svm->gc_list, r, gc_link);
+	}
+	pthread_mutex_unlock(&svm->notifier_lock);
 }
 
 /**
@@ -1117,16 +1139,17 @@ static void svm_locate_flush(struct svm_locate_ctx *c)
 	c->have = false;
 }
 
-static void svm_locate_add(struct svm_locate_ctx *c, uint64_t start, uint64_t end, int loc)
+static void svm_locate_add(struct svm_locate_ctx *c, uint64_t start, uint64_t end, int loc,
+			   uint64_t replicas)
 {
 	if (start >= end)
 		return;
-	if (c->have && c->cur.loc == loc && c->cur.end == start) {
+	if (c->have && c->cur.loc == loc && c->cur.replicas == replicas && c->cur.end == start) {
 		c->cur.end = end;
 		return;
 	}
 	svm_locate_flush(c);
-	c->cur = (struct svm_run){ start, end, loc };
+	c->cur = (struct svm_run){ start, end, loc, replicas };
 	c->have = true;
 }
 
@@ -1147,26 +1170,27 @@ void svm_locate(struct svm *svm, uint64_t start, uint64_t end, struct svm_run *r
 		size_t *n, uint64_t *total)
 {
 	struct svm_locate_ctx c = { .runs = runs, .max = max };
-	uint64_t pos = start, p, e, next;
+	uint64_t pos = start, p, e, next, reps;
 	struct svm_range *r;
 	int loc;
 
 	svm_notifier_lock(svm);
 	for (r = svm_range_first(svm, start, end); r && r->start < end; r = svm_range_next(svm, r)) {
 		p = r->start > pos ? r->start : pos;
-		svm_locate_add(&c, pos, p, LOC_HOST);
+		svm_locate_add(&c, pos, p, LOC_HOST, 0);
 		e = r->end < end ? r->end : end;
+		reps = r->flags & SVM_RANGE_STALE ? 0 : r->replica_mask;
 		for (; p < e; p = next) {
 			next = (p | (SVM_PAGE_SIZE - 1)) + 1;
 			next = next < e ? next : e;
 			loc = r->dm && svm_range_page_on_dev(r, (p - r->start) >> SVM_PAGE_SHIFT) ?
 				      r->dm->pm->id :
 				      LOC_HOST;
-			svm_locate_add(&c, p, next, loc);
+			svm_locate_add(&c, p, next, loc, reps);
 		}
 		pos = e;
 	}
-	svm_locate_add(&c, pos, end, LOC_HOST);
+	svm_locate_add(&c, pos, end, LOC_HOST, 0);
 	svm_locate_flush(&c);
 	svm_notifier_unlock(svm);
 	*n = c.n;

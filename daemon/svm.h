@@ -54,6 +54,26 @@ struct svm;
 struct svm_range;
 
 /**
+ * struct svm_policy_state - What a migration policy remembers of a range
+ * @window_start: Start of the current thrash window (clock ns)
+ * @stay_until: A throttled range stays where it is until then (clock ns)
+ * @pin_seen: Last access that found the range pinned (clock ns)
+ * @count: Migrations in the current window
+ * @throttles: Times the range was throttled since it last was quiet
+ * @throttled: The range is throttled
+ * @pinned: The range is pinned where it is: devices access it remotely
+ */
+struct svm_policy_state {
+	uint64_t window_start;
+	uint64_t stay_until;
+	uint64_t pin_seen;
+	uint32_t count;
+	uint16_t throttles;
+	uint8_t throttled;
+	uint8_t pinned;
+};
+
+/**
  * struct svm_mm_ops - The fault shim: what the core asks of a client's
  * address space
  *
@@ -96,6 +116,7 @@ enum svm_range_flags {
 	SVM_RANGE_UNMAPPED = 1 << 0,	/* (part of) it was unmapped */
 	SVM_RANGE_PARTIAL = 1 << 1,	/* only part of it was unmapped */
 	SVM_RANGE_IN_GC = 1 << 2,	/* queued for the garbage collector */
+	SVM_RANGE_STALE = 1 << 3,	/* invalidated while it had replicas */
 };
 
 /**
@@ -145,6 +166,11 @@ struct svm_notifier {
  *        lock. A busy range is never removed, so it may be used without locks.
  * @ndev: Pages present in @dm
  * @policy: Per-range state owned by the migration policy
+ * @replicas: Read-only copies of the range on other devices (a list through
+ *            devmem->next_replica), valid while nothing writes the range
+ * @replica_mask: Devices holding a replica
+ * @replica_wp: The range's host pages are write-protected because replicas
+ *              exist: a CPU write faults and drops them first
  * @on_dev: Bitmap of pages present in @dm; the other pages are on host
  *
  * @dm, @ndev and @on_dev change only while the range is BUSY, and are
@@ -164,7 +190,10 @@ struct svm_range {
 	uint32_t flags;
 	bool busy;
 	uint32_t ndev;
-	uint64_t policy[4];
+	struct svm_policy_state policy;
+	struct devmem *replicas;
+	uint64_t replica_mask;
+	bool replica_wp;
 	uint64_t on_dev[];
 };
 
@@ -249,6 +278,7 @@ void svm_range_end(struct svm *svm, struct svm_range *r);
 void svm_invalidate_unmap(struct svm *svm, uint64_t start, uint64_t end);
 void svm_invalidate(struct svm *svm, uint64_t start, uint64_t end);
 struct svm_range *svm_gc_next(struct svm *svm);
+void svm_range_retire(struct svm *svm, struct svm_range *r);
 bool svm_gc_pending(struct svm *svm);
 void svm_gc_requeue(struct svm *svm, struct svm_range *r);
 
@@ -259,11 +289,13 @@ int svm_host_window(struct svm *svm, uint64_t addr, uint64_t *start, uint64_t *e
  * @start: First address
  * @end: One past the last address
  * @loc: Device id or LOC_HOST
+ * @replicas: Devices holding read-only replicas of it
  */
 struct svm_run {
 	uint64_t start;
 	uint64_t end;
 	int loc;
+	uint64_t replicas;
 };
 
 void svm_locate(struct svm *svm, uint64_t start, uint64_t end, struct svm_run *runs, size_t max,

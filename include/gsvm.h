@@ -49,6 +49,28 @@ enum gsvm_op {
 };
 
 /**
+ * enum gsvm_advice - Placement advice (gsvm_advise())
+ * @GSVM_ADVISE_SET_PREFERRED_LOCATION: The data should live on device
+ *	(or GSVM_HOST): that location's accesses migrate it there, others
+ *	access it where it is
+ * @GSVM_ADVISE_UNSET_PREFERRED_LOCATION: Back to first touch
+ * @GSVM_ADVISE_SET_ACCESSED_BY: The device accesses the data where it is
+ *	and never migrates it
+ * @GSVM_ADVISE_UNSET_ACCESSED_BY: Undo it for the device
+ * @GSVM_ADVISE_SET_READ_MOSTLY: Device reads make read-only replicas on the
+ *	reading device; any write drops them all first
+ * @GSVM_ADVISE_UNSET_READ_MOSTLY: No more replicas (existing ones dropped)
+ */
+enum gsvm_advice {
+	GSVM_ADVISE_SET_PREFERRED_LOCATION,
+	GSVM_ADVISE_UNSET_PREFERRED_LOCATION,
+	GSVM_ADVISE_SET_ACCESSED_BY,
+	GSVM_ADVISE_UNSET_ACCESSED_BY,
+	GSVM_ADVISE_SET_READ_MOSTLY,
+	GSVM_ADVISE_UNSET_READ_MOSTLY,
+};
+
+/**
  * gsvm_connect() - Connect to gsvmd
  * @socket_path: Socket path; NULL means $GSVM_SOCKET, else GSVM_DEFAULT_SOCKET
  * @out: Receives the handle
@@ -160,6 +182,24 @@ int gsvm_query(struct gsvm *g, const void *ptr, size_t len, struct gsvm_range_in
  */
 int gsvm_device_op(struct gsvm *g, int device, enum gsvm_op op, void *ptr, size_t len,
 		   uint64_t arg, uint64_t *result);
+
+/**
+ * gsvm_advise() - Give placement advice for a range
+ * @g: The handle
+ * @ptr: First byte
+ * @len: Bytes
+ * @advice: The advice
+ * @device: The device it names (a device id; GSVM_HOST is also valid for a
+ *          preferred location); ignored by advice that names none
+ *
+ * Advice applies from the next access; it moves no data by itself (use
+ * gsvm_prefetch() for that).
+ *
+ * Return: 0; -EINVAL for a zero or overflowing length or unknown advice;
+ * -ENODEV for a device that does not exist; -EFAULT when the range is not
+ * inside allocations of @g.
+ */
+int gsvm_advise(struct gsvm *g, const void *ptr, size_t len, enum gsvm_advice advice, int device);
 
 /**
  * gsvm_strerror() - Describe a return value of this library

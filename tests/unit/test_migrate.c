@@ -68,11 +68,14 @@ static uint64_t check_pattern(uint64_t addr, uint64_t len, unsigned int seed)
 
 static int populate(uint64_t addr, uint64_t len, int loc, struct migrate_result *res)
 {
+	struct migrate_op op;
 	int err;
 
+	migrate_op_init(&op, &cl.core, MIGRATE_PREFETCH);
 	pthread_mutex_lock(&cl.svm.lock);
-	err = migrate_populate(&cl.core, &cl.svm, addr, len, loc, MIGRATE_PREFETCH, res);
+	err = migrate_populate(&cl.core, &cl.svm, addr, len, loc, &op);
 	pthread_mutex_unlock(&cl.svm.lock);
+	*res = op.res;
 	return err;
 }
 
@@ -213,18 +216,19 @@ static void invalidate_once(struct fake_mm *fm, uint64_t addr, uint64_t len)
 static void test_invalidation_during_copy_retries(void)
 {
 	struct migrate_result res = { 0 };
+	struct migrate_op op;
 	struct svm_range *r;
 	uint64_t seq;
 
 	CU_ASSERT_FATAL(setup(64 * MiB, 2 * MiB) == 0);
+	migrate_op_init(&op, &cl.core, MIGRATE_PREFETCH);
 	write_pattern(VA, 2 * MiB, 6);
 	cl.fm.on_protect = invalidate_once;
 	cl.fm.hook_arg = &cl;
 	pthread_mutex_lock(&cl.svm.lock);
 	CU_ASSERT_EQUAL(svm_range_find_or_insert(&cl.svm, VA, &r), 0);
 	seq = svm_range_seq(&cl.svm, r);
-	CU_ASSERT_EQUAL(migrate_to_device(&cl.core, &cl.svm, r, cl.core.dev[0],
-					  MIGRATE_PREFETCH, &res), -EAGAIN);
+	CU_ASSERT_EQUAL(migrate_to_device(&cl.core, &cl.svm, r, cl.core.dev[0], &op), -EAGAIN);
 	/* Backed out: data on host, device memory returned, protection gone. */
 	CU_ASSERT_PTR_NULL(r->dm);
 	CU_ASSERT_NOT_EQUAL(svm_range_seq(&cl.svm, r), seq);

@@ -791,7 +791,7 @@ static int window(uint64_t addr, uint64_t *s, uint64_t *e)
 static void test_host_window(void)
 {
 	const uint64_t base = 64 * MiB, va2 = base + 8 * MiB + 64 * KiB;
-	struct migrate_result res;
+	struct migrate_op op;
 	struct core_config cfg;
 	struct fake_bo *bo2;
 	struct svm_range *dev, *r;
@@ -825,9 +825,8 @@ static void test_host_window(void)
 			0);
 	CU_ASSERT_EQUAL(advise(&cl.svm, base + MiB, 64 * KiB, true), 0);
 	pthread_mutex_lock(&cl.svm.lock);
-	CU_ASSERT_EQUAL(migrate_populate(&cl.core, &cl.svm, base + MiB, 64 * KiB, 0,
-					 MIGRATE_PREFETCH, &res),
-			0);
+	migrate_op_init(&op, &cl.core, MIGRATE_PREFETCH);
+	CU_ASSERT_EQUAL(migrate_populate(&cl.core, &cl.svm, base + MiB, 64 * KiB, 0, &op), 0);
 	dev = svm_range_find(&cl.svm, base + MiB);
 	pthread_mutex_unlock(&cl.svm.lock);
 	CU_ASSERT_EQUAL(advise(&cl.svm, base + MiB, 64 * KiB, false), 0);

@@ -1,0 +1,57 @@
+// SPDX-License-Identifier: MIT
+/**
+ * DOC: Statistics
+ *
+ * The core counts faults, migrations (and their bytes, host to device,
+ * device to host and device to device apart), evictions and thrash events
+ * in atomic counters as they happen (&struct core_stats). stats_snapshot()
+ * reads them, the client list and the devices once; everything that shows
+ * statistics renders such a snapshot.
+ */
+#include <string.h>
+
+#include "stats.h"
+
+/**
+ * stats_snapshot() - Read every counter once
+ * @core: The core
+ * @out: Receives the snapshot
+ */
+void stats_snapshot(struct core *core, struct stats_snapshot *out)
+{
+	struct core_stats *c = &core->stats;
+	unsigned int i;
+	struct svm *svm;
+
+	memset(out, 0, sizeof(*out));
+	out->faults_cpu = atomic_load(&c->cpu_faults);
+	out->faults_device = atomic_load(&c->device_faults);
+	out->migrations_to_device = atomic_load(&c->to_device);
+	out->migrations_to_host = atomic_load(&c->to_host);
+	out->migrations_device_to_device = atomic_load(&c->device_to_device);
+	out->bytes_to_device = atomic_load(&c->bytes_to_device);
+	out->bytes_to_host = atomic_load(&c->bytes_to_host);
+	out->bytes_device_to_device = atomic_load(&c->bytes_device_to_device);
+	out->evictions = atomic_load(&c->evictions);
+	out->thrash_throttled = atomic_load(&c->thrash_throttled);
+	out->thrash_pinned = atomic_load(&c->thrash_pinned);
+	pthread_rwlock_rdlock(&core->clients_lock);
+	out->clients = core->nclients;
+	TAILQ_FOREACH(svm, &core->clients, core_link) {
+		pthread_mutex_lock(&svm->notifier_lock);
+		out->ranges += svm->nranges;
+		pthread_mutex_unlock(&svm->notifier_lock);
+	}
+	pthread_rwlock_unlock(&core->clients_lock);
+	out->ndev = core->ndev;
+	for (i = 0; i < core->ndev; i++) {
+		struct pagemap *pm = core->dev[i];
+		struct stats_device *d = &out->dev[i];
+
+		d->id = pm->id;
+		memcpy(d->name, pm->cfg.name, sizeof(d->name));
+		memcpy(d->provider, pm->cfg.provider, sizeof(d->provider));
+		pagemap_usage(pm, &d->capacity, &d->used, NULL);
+		d->online = pagemap_bound(pm);
+	}
+}
