@@ -94,10 +94,10 @@ $(BUILD)/examples/%: $(BUILD)/examples/%.o $(LIBGSVM)
 $(BUILD)/tests/integration/%.o: CFLAGS_ALL += -Itests/unit
 
 $(BUILD)/itests/%: $(BUILD)/tests/integration/%.o $(ITEST_HELPERS) $(BUILD)/tests/unit/cu.o \
-		$(LIBGSVM) $(GSVMD)
+		$(PROTO_OBJS) $(LIBGSVM) $(GSVMD)
 	@mkdir -p $(dir $@)
-	$(CC) -o $@ $< $(ITEST_HELPERS) $(BUILD)/tests/unit/cu.o $(LDFLAGS_ALL) $(LIBGSVM_LINK) \
-		-lcunit
+	$(CC) -o $@ $< $(ITEST_HELPERS) $(BUILD)/tests/unit/cu.o $(PROTO_OBJS) $(LDFLAGS_ALL) \
+		$(LIBGSVM_LINK) -lcunit -lprotobuf-c
 
 $(CORE_LIB): $(CORE_OBJS)
 	@rm -f $@

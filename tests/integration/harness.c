@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "wire.h"
 
 uint64_t now_ns(void)
 {
@@ -227,4 +228,112 @@ long check_pattern(const void *buf, size_t len, unsigned int seed)
 		if (w[i] != pattern_word(i, seed))
 			return (long)(i * 8);
 	return -1;
+}
+
+/* One request on a fresh connection without a userfaultfd. */
+static int raw_call(const char *sock, Gsvm__Request *req, Gsvm__Response **out)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	Gsvm__Request hello_req = GSVM__REQUEST__INIT;
+	Gsvm__Hello hello = GSVM__HELLO__INIT;
+	static uint8_t buf[WIRE_MAX_MSG];
+	int fd, err, fds[1], nfds, i;
+	size_t len;
+
+	*out = NULL;
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", sock);
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun))) {
+		err = -errno;
+		goto out;
+	}
+	hello.version = GSVM__VERSION__VERSION_CURRENT;
+	hello.name = "harness";
+	hello_req.id = 1;
+	hello_req.body_case = GSVM__REQUEST__BODY_HELLO;
+	hello_req.hello = &hello;
+	req->id = 2;
+	err = wire_send_request(fd, &hello_req, NULL, 0);
+	if (!err)
+		err = wire_send_request(fd, req, NULL, 0);
+	for (i = 0; !err && i < 2; i++) {
+		err = wire_recv(fd, buf, sizeof(buf), &len, fds, &nfds);
+		if (err)
+			break;
+		*out = gsvm__response__unpack(NULL, len, buf);
+		if (!*out) {
+			err = -EPROTO;
+			break;
+		}
+		if ((*out)->id == 2)
+			break;
+		gsvm__response__free_unpacked(*out, NULL);
+		*out = NULL;
+	}
+out:
+	close(fd);
+	return err;
+}
+
+int gsvmd_get_stats(const char *sock, struct gsvmd_stats *st)
+{
+	Gsvm__Request req = GSVM__REQUEST__INIT;
+	Gsvm__StatsReq sreq = GSVM__STATS_REQ__INIT;
+	Gsvm__Response *resp;
+	const Gsvm__StatsReply *r;
+	size_t i;
+	int err;
+
+	req.body_case = GSVM__REQUEST__BODY_STATS;
+	req.stats = &sreq;
+	err = raw_call(sock, &req, &resp);
+	if (!err && (resp->err || resp->body_case != GSVM__RESPONSE__BODY_STATS))
+		err = resp->err ? resp->err : -EPROTO;
+	if (err)
+		goto out;
+	r = resp->stats;
+	memset(st, 0, sizeof(*st));
+	st->faults_cpu = r->faults_cpu;
+	st->faults_device = r->faults_device;
+	st->to_device = r->migrations_to_device;
+	st->to_host = r->migrations_to_host;
+	st->device_to_device = r->migrations_device_to_device;
+	st->bytes_to_device = r->bytes_to_device;
+	st->bytes_to_host = r->bytes_to_host;
+	st->bytes_device_to_device = r->bytes_device_to_device;
+	st->evictions = r->evictions;
+	st->throttled = r->thrash_throttled;
+	st->pinned = r->thrash_pinned;
+	st->clients = r->clients;
+	st->ranges = r->ranges;
+	for (i = 0; i < r->n_devices && i < 8; i++) {
+		st->used[i] = r->devices[i]->used;
+		st->online[i] = r->devices[i]->online;
+	}
+	st->ndev = (unsigned int)i;
+out:
+	if (resp)
+		gsvm__response__free_unpacked(resp, NULL);
+	return err;
+}
+
+int gsvmd_device_admin(const char *sock, int device, bool rebind)
+{
+	Gsvm__Request req = GSVM__REQUEST__INIT;
+	Gsvm__DeviceAdminReq a = GSVM__DEVICE_ADMIN_REQ__INIT;
+	Gsvm__Response *resp;
+	int err;
+
+	a.device = device;
+	a.op = rebind ? GSVM__DEVICE_ADMIN_REQ__OP__REBIND : GSVM__DEVICE_ADMIN_REQ__OP__UNBIND;
+	req.body_case = GSVM__REQUEST__BODY_DEVICE_ADMIN;
+	req.device_admin = &a;
+	err = raw_call(sock, &req, &resp);
+	if (!err)
+		err = resp->err;
+	if (resp)
+		gsvm__response__free_unpacked(resp, NULL);
+	return err;
 }

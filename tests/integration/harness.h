@@ -39,6 +39,23 @@ long mapping_rss_kb(const void *addr);
 /* The process's RssAnon (KiB) of @pid (0 for self). */
 long proc_rss_anon_kb(pid_t pid);
 
+/* gsvmd's counters, read over the protocol (StatsReq). */
+struct gsvmd_stats {
+	uint64_t faults_cpu, faults_device;
+	uint64_t to_device, to_host, device_to_device;
+	uint64_t bytes_to_device, bytes_to_host, bytes_device_to_device;
+	uint64_t evictions, throttled, pinned;
+	uint32_t clients;
+	uint64_t ranges;
+	uint64_t used[8];
+	int online[8];
+	unsigned int ndev;
+};
+
+int gsvmd_get_stats(const char *sock, struct gsvmd_stats *out);
+/* Unbind (@rebind false) or rebind a device; returns the daemon's err. */
+int gsvmd_device_admin(const char *sock, int device, bool rebind);
+
 uint64_t now_ns(void);
 uint64_t fnv1a(const void *buf, size_t len);
 void fill_pattern(void *buf, size_t len, unsigned int seed);

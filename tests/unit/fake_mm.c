@@ -348,3 +348,94 @@ void fake_client_fini(struct fake_client *c)
 	fake_mm_fini(&c->fm);
 	core_fini(&c->core);
 }
+
+void fake_small_config(struct core_config *cfg, uint64_t capacity)
+{
+	core_config_default(cfg);
+	cfg->dev[0].capacity = capacity;
+	cfg->dev[1].capacity = capacity;
+	cfg->timeslice_ms = 0;
+}
+
+int fc_populate(struct fake_client *c, uint64_t addr, uint64_t len, int loc,
+		struct migrate_result *res)
+{
+	struct migrate_op op;
+	int err;
+
+	migrate_op_init(&op, &c->core, MIGRATE_PREFETCH);
+	pthread_mutex_lock(&c->svm.lock);
+	err = migrate_populate(&c->core, &c->svm, addr, len, loc, &op);
+	pthread_mutex_unlock(&c->svm.lock);
+	*res = op.res;
+	return err;
+}
+
+int fc_location(struct fake_client *c, uint64_t addr)
+{
+	struct svm_range *r;
+	int loc = LOC_HOST;
+
+	pthread_mutex_lock(&c->svm.lock);
+	r = svm_range_find(&c->svm, addr);
+	if (r && r->dm && svm_range_page_on_dev(r, (addr - r->start) / SVM_PAGE_SIZE))
+		loc = r->dm->pm->id;
+	pthread_mutex_unlock(&c->svm.lock);
+	return loc;
+}
+
+uint64_t fc_replicas(struct fake_client *c, uint64_t addr)
+{
+	struct svm_range *r;
+	uint64_t mask = 0;
+
+	pthread_mutex_lock(&c->svm.lock);
+	r = svm_range_find(&c->svm, addr);
+	if (r && !(r->flags & SVM_RANGE_STALE))
+		mask = r->replica_mask;
+	pthread_mutex_unlock(&c->svm.lock);
+	return mask;
+}
+
+uint64_t fc_dev_used(struct fake_client *c, int id)
+{
+	uint64_t used;
+
+	pagemap_usage(c->core.dev[id], NULL, &used, NULL);
+	return used;
+}
+
+static uint8_t fc_pattern_byte(uint64_t i, unsigned int seed)
+{
+	return (uint8_t)((i * 2654435761ULL + seed) >> 7);
+}
+
+int fc_write_pattern(struct fake_client *c, uint64_t addr, uint64_t len, unsigned int seed)
+{
+	uint8_t *buf = malloc(len);
+	uint64_t i;
+	int err;
+
+	if (!buf)
+		return -ENOMEM;
+	for (i = 0; i < len; i++)
+		buf[i] = fc_pattern_byte(addr + i, seed);
+	err = fake_access(&c->fm, &c->core, &c->svm, addr, buf, len, true);
+	free(buf);
+	return err;
+}
+
+uint64_t fc_check_pattern(struct fake_client *c, uint64_t addr, uint64_t len, unsigned int seed)
+{
+	uint8_t *buf = malloc(len);
+	uint64_t i, bad = 0;
+
+	if (!buf || fake_access(&c->fm, &c->core, &c->svm, addr, buf, len, false)) {
+		free(buf);
+		return UINT64_MAX;
+	}
+	for (i = 0; i < len; i++)
+		bad += buf[i] != fc_pattern_byte(addr + i, seed);
+	free(buf);
+	return bad;
+}

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "core.h"
+#include "migrate.h"
 #include "svm.h"
 
 /*
@@ -75,5 +76,20 @@ struct fake_client {
 int fake_client_init(struct fake_client *c, const struct core_config *cfg, uint64_t va,
 		     uint64_t size);
 void fake_client_fini(struct fake_client *c);
+
+/* The default configuration with two sim devices of @capacity, no timeslice. */
+void fake_small_config(struct core_config *cfg, uint64_t capacity);
+/* migrate_populate() of a fresh prefetch operation; *@res gets its result. */
+int fc_populate(struct fake_client *c, uint64_t addr, uint64_t len, int loc,
+		struct migrate_result *res);
+/* Where the page at @addr lives: a device id or LOC_HOST. */
+int fc_location(struct fake_client *c, uint64_t addr);
+/* Replica mask of the range at @addr (0 if none, or stale). */
+uint64_t fc_replicas(struct fake_client *c, uint64_t addr);
+uint64_t fc_dev_used(struct fake_client *c, int id);
+/* Write a pattern through the fault path (as the client's CPU would). */
+int fc_write_pattern(struct fake_client *c, uint64_t addr, uint64_t len, unsigned int seed);
+/* Read through the fault path; the number of bytes that differ. */
+uint64_t fc_check_pattern(struct fake_client *c, uint64_t addr, uint64_t len, unsigned int seed);
 
 #endif

@@ -21,84 +21,37 @@
 
 static struct fake_client cl;
 
-static void small_config(struct core_config *cfg, uint64_t capacity)
-{
-	core_config_default(cfg);
-	cfg->dev[0].capacity = capacity;
-	cfg->dev[1].capacity = capacity;
-	cfg->timeslice_ms = 0;
-}
-
 static int setup(uint64_t capacity, uint64_t size)
 {
 	struct core_config cfg;
 
-	small_config(&cfg, capacity);
+	fake_small_config(&cfg, capacity);
 	return fake_client_init(&cl, &cfg, VA, size);
-}
-
-static uint8_t pattern_byte(uint64_t i, unsigned int seed)
-{
-	return (uint8_t)((i * 2654435761ULL + seed) >> 7);
 }
 
 static void write_pattern(uint64_t addr, uint64_t len, unsigned int seed)
 {
-	uint8_t *buf = malloc(len);
-	uint64_t i;
-
-	for (i = 0; i < len; i++)
-		buf[i] = pattern_byte(addr + i, seed);
-	CU_ASSERT_EQUAL(fake_access(&cl.fm, &cl.core, &cl.svm, addr, buf, len, true), 0);
-	free(buf);
+	CU_ASSERT_EQUAL(fc_write_pattern(&cl, addr, len, seed), 0);
 }
 
-/* Reads through the fault path and returns the number of wrong bytes. */
 static uint64_t check_pattern(uint64_t addr, uint64_t len, unsigned int seed)
 {
-	uint8_t *buf = malloc(len);
-	uint64_t i, bad = 0;
-
-	CU_ASSERT_EQUAL(fake_access(&cl.fm, &cl.core, &cl.svm, addr, buf, len, false), 0);
-	for (i = 0; i < len; i++)
-		bad += buf[i] != pattern_byte(addr + i, seed);
-	free(buf);
-	return bad;
+	return fc_check_pattern(&cl, addr, len, seed);
 }
 
 static int populate(uint64_t addr, uint64_t len, int loc, struct migrate_result *res)
 {
-	struct migrate_op op;
-	int err;
-
-	migrate_op_init(&op, &cl.core, MIGRATE_PREFETCH);
-	pthread_mutex_lock(&cl.svm.lock);
-	err = migrate_populate(&cl.core, &cl.svm, addr, len, loc, &op);
-	pthread_mutex_unlock(&cl.svm.lock);
-	*res = op.res;
-	return err;
+	return fc_populate(&cl, addr, len, loc, res);
 }
 
-/* Where the page at @addr lives: a device id or LOC_HOST. */
 static int location(uint64_t addr)
 {
-	struct svm_range *r;
-	int loc = LOC_HOST;
-
-	pthread_mutex_lock(&cl.svm.lock);
-	r = svm_range_find(&cl.svm, addr);
-	if (r && r->dm && svm_range_page_on_dev(r, (addr - r->start) / SVM_PAGE_SIZE))
-		loc = r->dm->pm->id;
-	pthread_mutex_unlock(&cl.svm.lock);
-	return loc;
+	return fc_location(&cl, addr);
 }
 
 static uint64_t dev_used(int id)
 {
-	uint64_t used;
-
-	pagemap_usage(cl.core.dev[id], NULL, &used, NULL);
-	return used;
+	return fc_dev_used(&cl, id);
 }
 
 static void test_populate_round_trip(void)
@@ -188,7 +141,7 @@ static void test_timeslice_defers_cpu_fault(void)
 	struct migrate_result res;
 	uint64_t retry_at = 0, t0;
 
-	small_config(&cfg, 64 * MiB);
+	fake_small_config(&cfg, 64 * MiB);
 	cfg.timeslice_ms = 5;
 	CU_ASSERT_FATAL(fake_client_init(&cl, &cfg, VA, 2 * MiB) == 0);
 	write_pattern(VA, 2 * MiB, 5);
