@@ -85,8 +85,8 @@ static bool range_fits(struct svm *svm, struct svm_range *r)
  * advise_apply() - Apply advice to a client range
  * @core: The core
  * @svm: The client; the driver lock is not held
- * @start: First address
- * @len: Bytes
+ * @start: First address (rounded down to a page)
+ * @len: Bytes (the end is rounded up to a page)
  * @advice: What
  * @dev: The device it names (a device id, or LOC_HOST for a preferred
  *       location); ignored by the advice that names none
@@ -104,8 +104,13 @@ int advise_apply(struct core *core, struct svm *svm, uint64_t start, uint64_t le
 	struct svm_range *r;
 	int err;
 
-	if (!len || end < start || (unsigned int)advice >= ADVISE_NR)
+	if (!len || end < start || end > UINT64_MAX - SVM_PAGE_SIZE ||
+	    (unsigned int)advice >= ADVISE_NR)
 		return -EINVAL;
+	/* Advice covers whole pages: those the range touches. */
+	start &= ~(SVM_PAGE_SIZE - 1);
+	end = (end + SVM_PAGE_SIZE - 1) & ~(SVM_PAGE_SIZE - 1);
+	len = end - start;
 	err = advise_validate(core, advice, dev);
 	if (err)
 		return err;

@@ -8,6 +8,12 @@
  *
  *   [daemon]
  *   socket = /run/gsvm/gsvmd.sock  ; absolute, shorter than sun_path (108)
+ *   admin_group = gsvm-admin       ; may use evict, unbind, events, ...
+ *   metrics = 127.0.0.1:9477       ; Prometheus endpoint; default: none.
+ *                                  ; HOST:PORT, HOST a numeric IPv4
+ *                                  ; address, [IPv6] or localhost
+ *                                  ; (127.0.0.1); or an absolute Unix
+ *                                  ; socket path
  *
  *   [device.gpu0]                  ; NAME: 1 to 63 of A-Z a-z 0-9 _ -
  *   provider = sim                 ; required; "sim" is the only provider
@@ -63,6 +69,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/un.h>
 
 #include <ini.h>
@@ -80,6 +88,7 @@
 
 static_assert(CONFIG_SOCKET_MAX == sizeof(((struct sockaddr_un *)0)->sun_path),
 	      "CONFIG_SOCKET_MAX must be sun_path's size");
+static_assert(CONFIG_HOST_MAX == INET6_ADDRSTRLEN, "CONFIG_HOST_MAX must be INET6_ADDRSTRLEN");
 static_assert(sizeof("device.") + PAGEMAP_NAME_MAX <= CONFIG_TITLE_MAX,
 	      "a device section's title must fit");
 
@@ -120,13 +129,15 @@ struct config_key {
 };
 
 static config_parse_fn parse_socket, parse_provider, parse_capacity, parse_size, parse_uint,
-	parse_notifier_size, parse_chunk_sizes, parse_policy_name;
+	parse_notifier_size, parse_chunk_sizes, parse_policy_name, parse_name, parse_endpoint;
 
 #define KEY(k, n, fn) .kind = (k), .name = (n), .parse = (fn)
 #define FIELD(type, member) .off = offsetof(type, member), .size = sizeof(((type *)0)->member)
 
 static const struct config_key config_keys[] = {
 	{ KEY(KIND_DAEMON, "socket", parse_socket), FIELD(struct gsvmd_config, socket) },
+	{ KEY(KIND_DAEMON, "admin_group", parse_name), FIELD(struct gsvmd_config, admin_group) },
+	{ KEY(KIND_DAEMON, "metrics", parse_endpoint), FIELD(struct gsvmd_config, metrics) },
 	{ KEY(KIND_DEVICE, "provider", parse_provider), FIELD(struct pagemap_config, provider),
 	  .required = true },
 	{ KEY(KIND_DEVICE, "capacity", parse_capacity), FIELD(struct pagemap_config, capacity),
@@ -332,6 +343,21 @@ static int parse_provider(struct config_ctx *ctx, const struct config_key *key, 
 	return 0;
 }
 
+/* A user or group name: 1..size-1 of [A-Za-z0-9_.-], not starting with '-'. */
+static int parse_name(struct config_ctx *ctx, const struct config_key *key, void *field,
+		      const char *value)
+{
+	size_t i, n = strlen(value);
+
+	for (i = 0; i < n; i++)
+		if (!isalnum((unsigned char)value[i]) && !strchr("_.-", value[i]))
+			break;
+	if (!n || n >= key->size || i < n || value[0] == '-')
+		return config_error(ctx, ctx->lineno, "bad %s '%s'", key->name, value);
+	memcpy(field, value, n + 1);
+	return 0;
+}
+
 static int parse_policy_name(struct config_ctx *ctx, const struct config_key *key, void *field,
 			     const char *value)
 {
@@ -354,6 +380,73 @@ static int parse_socket(struct config_ctx *ctx, const struct config_key *key, vo
 	memcpy(cfg->socket, value, strlen(value) + 1);
 	cfg->socket_set = true;
 	return 0;
+}
+
+/* A TCP port: 1 to 65535, decimal digits only. */
+static bool config_port(const char *s, unsigned short *out)
+{
+	uint64_t v;
+
+	if (strlen(s) > 5 || config_number(s, false, &v) || !v || v > 65535)
+		return false;
+	*out = (unsigned short)v;
+	return true;
+}
+
+/*
+ * "HOST:PORT" into @ep: HOST is a numeric IPv4 address, a bracketed numeric
+ * IPv6 address or "localhost", which means 127.0.0.1 (so that gsvmd asks no
+ * resolver at start-up, and binds one known address).
+ */
+static bool config_host_port(const char *value, struct config_endpoint *ep)
+{
+	const char *colon, *host = value;
+	unsigned char addr[sizeof(struct in6_addr)];
+	size_t len;
+	int af = AF_INET;
+
+	if (value[0] == '[') {
+		colon = strstr(value, "]:");
+		af = AF_INET6;
+		host++;
+		len = colon ? (size_t)(colon - host) : 0;
+		colon = colon ? colon + 1 : NULL;
+	} else {
+		colon = strrchr(value, ':');
+		len = colon ? (size_t)(colon - host) : 0;
+	}
+	if (!colon || !len || len >= sizeof(ep->host) || !config_port(colon + 1, &ep->port))
+		return false;
+	memcpy(ep->host, host, len);
+	ep->host[len] = '\0';
+	if (af == AF_INET && !strcmp(ep->host, "localhost"))
+		snprintf(ep->host, sizeof(ep->host), "%s", "127.0.0.1");
+	return inet_pton(af, ep->host, addr) == 1;
+}
+
+/* An endpoint: "" (off), an absolute Unix socket path, or HOST:PORT. */
+static int parse_endpoint(struct config_ctx *ctx, const struct config_key *key, void *field,
+			  const char *value)
+{
+	struct config_endpoint ep;
+	size_t len = strlen(value);
+
+	memset(&ep, 0, sizeof(ep));
+	if (len >= sizeof(ep.text))
+		goto bad;
+	memcpy(ep.text, value, len + 1);
+	if (value[0] == '/')
+		memcpy(ep.path, value, len + 1);
+	else if (len && !config_host_port(value, &ep))
+		goto bad;
+	memcpy(field, &ep, sizeof(ep));
+	return 0;
+bad:
+	return config_error(ctx, ctx->lineno,
+			    "bad %s '%s': expected HOST:PORT (HOST a numeric IPv4 address, "
+			    "[IPv6] or localhost; PORT 1 to 65535) or an absolute Unix socket "
+			    "path shorter than %zu bytes",
+			    key->name, value, sizeof(ep.text));
 }
 
 /* Checked alone here; against chunk_sizes once the section is complete. */
@@ -727,6 +820,7 @@ void config_default(struct gsvmd_config *out)
 	memset(out, 0, sizeof(*out));
 	core_config_default(&out->core);
 	snprintf(out->socket, sizeof(out->socket), "%s", GSVM_DEFAULT_SOCKET);
+	snprintf(out->admin_group, sizeof(out->admin_group), "%s", "gsvm-admin");
 }
 
 /**

@@ -9,6 +9,23 @@
 
 /* sizeof(((struct sockaddr_un *)0)->sun_path); checked in config.c */
 #define CONFIG_SOCKET_MAX 108
+#define CONFIG_GROUP_MAX 64
+/* INET6_ADDRSTRLEN; checked in config.c */
+#define CONFIG_HOST_MAX 46
+
+/**
+ * struct config_endpoint - Where an optional endpoint listens
+ * @text: The value as written, for messages; "" when the endpoint is off
+ * @path: An absolute Unix socket path, or "" for TCP
+ * @host: A numeric IPv4 or IPv6 address (without brackets), for TCP
+ * @port: The TCP port, 1 to 65535
+ */
+struct config_endpoint {
+	char text[CONFIG_SOCKET_MAX];
+	char path[CONFIG_SOCKET_MAX];
+	char host[CONFIG_HOST_MAX];
+	unsigned short port;
+};
 
 /**
  * struct gsvmd_config - gsvmd's configuration
@@ -16,11 +33,16 @@
  * @socket: Control socket path (absolute)
  * @socket_set: The configuration file set @socket (the command line may
  *              still override it; this says where the value came from)
+ * @admin_group: Members of this group (and root) may use the admin
+ *               requests: evict, unbind, rebind, other users' ranges, events
+ * @metrics: The Prometheus endpoint (metrics.c); off by default
  */
 struct gsvmd_config {
 	struct core_config core;
 	char socket[CONFIG_SOCKET_MAX];
 	bool socket_set;
+	char admin_group[CONFIG_GROUP_MAX];
+	struct config_endpoint metrics;
 };
 
 void config_default(struct gsvmd_config *out);

@@ -185,3 +185,48 @@ void core_client_remove(struct core *core, struct svm *svm)
 	for (i = 0; i < core->ndev; i++)
 		pagemap_put(core->dev[i]);
 }
+
+/**
+ * core_events_wanted() - Whether anybody listens to events
+ * @core: The core
+ *
+ * Return: true when events should be built and emitted.
+ */
+bool core_events_wanted(struct core *core)
+{
+	return atomic_load_explicit(&core->event_listeners, memory_order_relaxed) != 0;
+}
+
+/**
+ * core_emit() - Report an event to the listeners, if any
+ * @core: The core
+ * @ev: The event; its time is filled in here
+ */
+void core_emit(struct core *core, struct event *ev)
+{
+	if (!core_events_wanted(core) || !core->event_hook)
+		return;
+	ev->time_ns = core_now(core);
+	core->event_hook(core->event_arg, ev);
+}
+
+/**
+ * core_record_fault_latency() - Count a CPU fault's service time
+ * @core: The core
+ * @ns: From the fault's arrival to its resolution
+ */
+void core_record_fault_latency(struct core *core, uint64_t ns)
+{
+	unsigned int b = 0;
+
+	/* Four buckets per power of two: 2^(b / 4) <= ns < 2^((b + 1) / 4). */
+	if (ns > 1) {
+		unsigned int lg = 63 - (unsigned int)__builtin_clzll(ns);
+		unsigned int frac = lg >= 2 ? (unsigned int)((ns >> (lg - 2)) & 3) : 0;
+
+		b = lg * 4 + frac;
+	}
+	if (b >= CORE_LATENCY_BUCKETS)
+		b = CORE_LATENCY_BUCKETS - 1;
+	atomic_fetch_add_explicit(&core->stats.fault_latency[b], 1, memory_order_relaxed);
+}

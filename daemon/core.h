@@ -7,9 +7,13 @@
 #include <stdint.h>
 #include <sys/queue.h>
 
+#include "event.h"
 #include "pagemap.h"
 #include "policy.h"
 #include "svm.h"
+
+/* Fault latency histogram: bucket i holds latencies below 2^((i + 1) / 4) ns. */
+#define CORE_LATENCY_BUCKETS 160
 
 /**
  * struct core_stats - Counters kept by the core (all atomic)
@@ -26,6 +30,7 @@ struct core_stats {
 	atomic_uint_fast64_t evictions;
 	atomic_uint_fast64_t thrash_throttled;
 	atomic_uint_fast64_t thrash_pinned;
+	atomic_uint_fast64_t fault_latency[CORE_LATENCY_BUCKETS];
 };
 
 /**
@@ -51,7 +56,8 @@ struct core_config {
  * @ndev: Number of devices
  * @cache: Pool cache shared by the devices
  * @svm_cfg: Range tracker knobs for new clients
- * @timeslice_ns: See &struct core_config
+ * @timeslice_ns: See &struct core_config; a reload (SIGHUP) may change it
+ *                while other threads run: access it with __atomic_*_n()
  * @clock: Monotonic clock in ns (replaceable by tests)
  * @clock_arg: Argument for @clock
  * @stats: Counters
@@ -60,8 +66,13 @@ struct core_config {
  * @clients: Every client's svm
  * @nclients: Number of clients
  * @policy: The migration policy
- * @policy_cfg: Its knobs
+ * @policy_cfg: Its knobs; a reload may change the numeric ones while other
+ *              threads run: access those with __atomic_*_n()
  * @stamp: Source of operation stamps (&struct devmem)
+ * @event_hook: Receives events while @event_listeners is non-zero (set once,
+ *              before clients arrive)
+ * @event_arg: Argument for @event_hook
+ * @event_listeners: How many listeners want events; 0 makes emitting free
  */
 struct core {
 	struct pagemap *dev[PAGEMAP_MAX_DEVICES];
@@ -78,6 +89,9 @@ struct core {
 	const struct policy_ops *policy;
 	struct policy_config policy_cfg;
 	atomic_uint_fast64_t stamp;
+	void (*event_hook)(void *arg, const struct event *ev);
+	void *event_arg;
+	atomic_uint event_listeners;
 };
 
 void core_config_default(struct core_config *cfg);
@@ -87,6 +101,9 @@ uint64_t core_now(struct core *core);
 struct pagemap *core_device(struct core *core, int id);
 int core_client_add(struct core *core, struct svm *svm);
 uint64_t core_stamp(struct core *core);
+void core_emit(struct core *core, struct event *ev);
+bool core_events_wanted(struct core *core);
+void core_record_fault_latency(struct core *core, uint64_t ns);
 void core_client_remove(struct core *core, struct svm *svm);
 
 #endif

@@ -227,6 +227,12 @@ int devop_run(struct core *core, struct svm *svm, int device, enum devop_kind op
 		err = svm_range_begin(svm, r, true);
 		if (!err) {
 			atomic_fetch_add(&core->stats.device_faults, 1);
+			if (core_events_wanted(core)) {
+				struct event ev = { .type = EVENT_DEVICE_FAULT, .svm = svm,
+						    .addr = pos, .dst = device };
+
+				core_emit(core, &ev);
+			}
 			err = devop_place(core, svm, r, pm, op != DEVOP_CHECKSUM, &mop, &replica);
 			if (err)
 				svm_range_end(svm, r);

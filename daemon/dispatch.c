@@ -3,10 +3,13 @@
  * DOC: Request dispatch
  *
  * The message switch: one case per request type. Requests answered from
- * gsvmd's own state (hello, devices) are served on the event loop; the
- * others touch a client's memory and run on a worker, which holds a session
- * reference until it has replied. Every request gets exactly one response
- * with its id; err is 0 or a negative errno.
+ * gsvmd's own state (hello, devices, events) are served on the event loop;
+ * the others touch a client's memory or walk every client and run on a
+ * worker, which holds a session reference until it has replied. Every
+ * request gets exactly one response with its id (err is 0 or a negative
+ * errno), except an events request, which is answered once and then gets
+ * one more response per event. Admin requests (admin.c) check the peer's
+ * credentials first.
  *
  * Descriptors: only hello (the userfaultfd) and alloc (the memfd) carry one;
  * any other descriptor is closed on arrival, and a hello or alloc without
@@ -17,6 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "admin.h"
 #include "advise.h"
 #include "devop.h"
 #include "dispatch.h"
@@ -75,6 +79,11 @@ static int dispatch_hello(struct session *s, Gsvm__Request *req, int fd,
 			return err;
 	}
 	s->hello = true;
+	if (s->attached && core_events_wanted(&s->d->core)) {
+		struct event ev = { .type = EVENT_CLIENT_CONNECT, .svm = &s->svm };
+
+		core_emit(&s->d->core, &ev);
+	}
 	hello->version = GSVM__VERSION__VERSION_CURRENT;
 	hello->ndevices = s->d->core.ndev;
 	hello->page_size = SVM_PAGE_SIZE;
@@ -166,6 +175,7 @@ static void dispatch_query(struct session *s, uint64_t id, const Gsvm__QueryReq 
 		info[i].addr = runs[i].start;
 		info[i].len = runs[i].end - runs[i].start;
 		info[i].location = runs[i].loc;
+		info[i].replicas = (uint32_t)runs[i].replicas;
 		ptrs[i] = &info[i];
 	}
 	reply.n_ranges = n;
@@ -179,84 +189,6 @@ out:
 	mem_free(runs);
 	mem_free(info);
 	mem_free(ptrs);
-}
-
-/* Answer a stats request from one snapshot; builds and sends the response. */
-static void dispatch_stats(struct session *s, uint64_t id)
-{
-	Gsvm__Response resp = GSVM__RESPONSE__INIT;
-	Gsvm__StatsReply reply = GSVM__STATS_REPLY__INIT;
-	Gsvm__DeviceInfo info[PAGEMAP_MAX_DEVICES], *ptrs[PAGEMAP_MAX_DEVICES];
-	struct stats_snapshot *st = mem_alloc(sizeof(*st));
-	unsigned int i;
-
-	resp.id = id;
-	if (!st) {
-		resp.err = -ENOMEM;
-		session_reply(s, &resp);
-		return;
-	}
-	stats_snapshot(&s->d->core, st);
-	reply.faults_cpu = st->faults_cpu;
-	reply.faults_device = st->faults_device;
-	reply.migrations_to_device = st->migrations_to_device;
-	reply.migrations_to_host = st->migrations_to_host;
-	reply.migrations_device_to_device = st->migrations_device_to_device;
-	reply.bytes_to_device = st->bytes_to_device;
-	reply.bytes_to_host = st->bytes_to_host;
-	reply.bytes_device_to_device = st->bytes_device_to_device;
-	reply.evictions = st->evictions;
-	reply.thrash_throttled = st->thrash_throttled;
-	reply.thrash_pinned = st->thrash_pinned;
-	reply.clients = st->clients;
-	reply.ranges = st->ranges;
-	for (i = 0; i < st->ndev; i++) {
-		gsvm__device_info__init(&info[i]);
-		info[i].id = st->dev[i].id;
-		info[i].name = st->dev[i].name;
-		info[i].provider = st->dev[i].provider;
-		info[i].capacity = st->dev[i].capacity;
-		info[i].used = st->dev[i].used;
-		info[i].online = st->dev[i].online;
-		ptrs[i] = &info[i];
-	}
-	reply.n_devices = st->ndev;
-	reply.devices = ptrs;
-	resp.body_case = GSVM__RESPONSE__BODY_STATS;
-	resp.stats = &reply;
-	session_reply(s, &resp);
-	mem_free(st);
-}
-
-/* Unbind or rebind a device; only root may. */
-static int dispatch_device_admin(struct session *s, const Gsvm__DeviceAdminReq *a)
-{
-	struct core *core = &s->d->core;
-	struct pagemap *pm = core_device(core, a->device);
-	int err;
-
-	if (s->uid != 0)
-		return -EPERM;
-	if (!pm)
-		return -ENODEV;
-	switch (a->op) {
-	case GSVM__DEVICE_ADMIN_REQ__OP__UNBIND:
-		err = pagemap_unbind(pm);
-		if (err)
-			return err;
-		log_info("device %s unbound by pid %d: evacuating", pm->cfg.name, (int)s->pid);
-		err = migrate_evacuate_device(core, pm);
-		if (err)
-			log_err("device %s: evacuation left data: %s", pm->cfg.name, strerror(-err));
-		return err;
-	case GSVM__DEVICE_ADMIN_REQ__OP__REBIND:
-		err = pagemap_rebind(pm);
-		if (!err)
-			log_info("device %s rebound by pid %d", pm->cfg.name, (int)s->pid);
-		return err;
-	default:
-		return -EINVAL;
-	}
 }
 
 static void dispatch_run(void *arg)
@@ -291,7 +223,16 @@ static void dispatch_run(void *arg)
 		dispatch_query(s, req->id, req->query);
 		goto out;
 	case GSVM__REQUEST__BODY_STATS:
-		dispatch_stats(s, req->id);
+		admin_stats(s, req->id);
+		goto out;
+	case GSVM__REQUEST__BODY_CLIENTS:
+		admin_clients(s, req->id);
+		goto out;
+	case GSVM__REQUEST__BODY_RANGES:
+		admin_ranges(s, req->id, req->ranges);
+		goto out;
+	case GSVM__REQUEST__BODY_EVICT:
+		admin_evict(s, req->id, req->evict);
 		goto out;
 	case GSVM__REQUEST__BODY_ADVISE:
 		err = s->attached ? advise_apply(&s->d->core, &s->svm, req->advise->addr,
@@ -300,7 +241,7 @@ static void dispatch_run(void *arg)
 				    -EPROTO;
 		break;
 	case GSVM__REQUEST__BODY_DEVICE_ADMIN:
-		err = dispatch_device_admin(s, req->device_admin);
+		err = admin_device(s, req->device_admin);
 		break;
 	case GSVM__REQUEST__BODY_DEVICE_OP:
 		err = s->attached ? devop_run(&s->d->core, &s->svm, req->device_op->device,
@@ -406,8 +347,14 @@ void dispatch_request(struct session *s, Gsvm__Request *req, int fd)
 	case GSVM__REQUEST__BODY_ADVISE:
 	case GSVM__REQUEST__BODY_STATS:
 	case GSVM__REQUEST__BODY_DEVICE_ADMIN:
+	case GSVM__REQUEST__BODY_CLIENTS:
+	case GSVM__REQUEST__BODY_RANGES:
+	case GSVM__REQUEST__BODY_EVICT:
 		dispatch_to_worker(s, req, -1);
 		return;
+	case GSVM__REQUEST__BODY_EVENTS:
+		admin_events(s, req->id, req->events);
+		break;
 	default:
 		dispatch_error(s, req->id, -EOPNOTSUPP);
 		break;

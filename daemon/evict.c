@@ -29,7 +29,7 @@
 
 /* Move the victim @dm of range @r (client @svm) out of its device. */
 static int evict_range(struct core *core, struct svm *svm, struct svm_range *r,
-		       struct devmem *dm)
+		       struct devmem *dm, bool to_host)
 {
 	struct migrate_op op;
 	struct vamap_mapping *va;
@@ -52,7 +52,7 @@ static int evict_range(struct core *core, struct svm *svm, struct svm_range *r,
 	va = vamap_find(&svm->va, r->start);
 	migrate_op_init(&op, core, MIGRATE_EVICTION);
 	op.no_evict = true;
-	dest = va ? core->policy->evict_dest(core, r, &va->attrs, dm->pm) : LOC_HOST;
+	dest = va && !to_host ? core->policy->evict_dest(core, r, &va->attrs, dm->pm) : LOC_HOST;
 	err = -ENOSPC;
 	if (dest >= 0)
 		err = migrate_to_device(core, svm, r, core->dev[dest], &op);
@@ -68,14 +68,16 @@ out:
  * @core: The core
  * @pm: The device
  * @stamp: The operation that needs room; its own allocations are skipped
+ * @to_host: Evict to host, whatever the policy would choose
  *
  * The caller holds no client's driver lock.
  *
  * Return: 0 when an allocation left @pm; -ENOSPC when nothing could be
  * evicted.
  */
-int evict_one(struct core *core, struct pagemap *pm, uint64_t stamp)
+int evict_one(struct core *core, struct pagemap *pm, uint64_t stamp, bool to_host)
 {
+	struct event ev = { .type = EVENT_EVICTION, .src = pm->id };
 	struct svm_range *r;
 	unsigned int pass, tries;
 	struct devmem *dm;
@@ -98,10 +100,14 @@ int evict_one(struct core *core, struct pagemap *pm, uint64_t stamp)
 			TAILQ_REMOVE(&pm->lru, dm, lru_link);
 			TAILQ_INSERT_TAIL(&pm->lru, dm, lru_link);
 			pthread_mutex_unlock(&pm->lock);
-			err = evict_range(core, svm, r, dm);
+			ev.svm = svm;
+			ev.addr = r->start;
+			ev.bytes = dm->size;
+			err = evict_range(core, svm, r, dm, to_host);
 			devmem_put(dm);
 			if (!err) {
 				atomic_fetch_add(&core->stats.evictions, 1);
+				core_emit(core, &ev);
 				pthread_rwlock_unlock(&core->clients_lock);
 				return 0;
 			}
@@ -109,4 +115,29 @@ int evict_one(struct core *core, struct pagemap *pm, uint64_t stamp)
 	}
 	pthread_rwlock_unlock(&core->clients_lock);
 	return -ENOSPC;
+}
+
+/**
+ * evict_device() - Move data off a device to host now (gsvmctl evict)
+ * @core: The core
+ * @pm: The device
+ * @bytes: At least this many bytes, or everything when 0
+ * @evicted: Receives the bytes that left the device
+ *
+ * Return: 0; -ENOSPC when less than @bytes could be evicted (@evicted says
+ * how much was).
+ */
+int evict_device(struct core *core, struct pagemap *pm, uint64_t bytes, uint64_t *evicted)
+{
+	uint64_t before, used;
+
+	pagemap_usage(pm, NULL, &before, NULL);
+	used = before;
+	while (used && (!bytes || before - used < bytes)) {
+		if (evict_one(core, pm, 0, true))
+			break;
+		pagemap_usage(pm, NULL, &used, NULL);
+	}
+	*evicted = before > used ? before - used : 0;
+	return bytes ? (*evicted >= bytes ? 0 : -ENOSPC) : (used ? -ENOSPC : 0);
 }

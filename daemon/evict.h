@@ -6,6 +6,9 @@
 
 #include "core.h"
 
-int evict_one(struct core *core, struct pagemap *pm, uint64_t stamp);
+#include <stdbool.h>
+
+int evict_one(struct core *core, struct pagemap *pm, uint64_t stamp, bool to_host);
+int evict_device(struct core *core, struct pagemap *pm, uint64_t bytes, uint64_t *evicted);
 
 #endif

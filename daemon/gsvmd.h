@@ -6,6 +6,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <sys/queue.h>
+#include <sys/types.h>
 
 #include "config.h"
 #include "core.h"
@@ -14,6 +15,8 @@ struct event_base;
 struct workers;
 struct control;
 struct session;
+struct events;
+struct metrics;
 
 /**
  * struct gsvmd - The daemon's context, passed to every layer
@@ -27,6 +30,9 @@ struct session;
  * @nsessions: Their number
  * @next_session: Id for the next session
  * @stopping: Shutdown has begun; new requests are refused
+ * @admin_gid: The admin group's gid, or (gid_t)-1 when it does not exist
+ * @events: Connections streaming events (events.c)
+ * @metrics: The Prometheus endpoint, or NULL (metrics.c)
  */
 struct gsvmd {
 	struct gsvmd_config cfg;
@@ -39,6 +45,9 @@ struct gsvmd {
 	unsigned int nsessions;
 	uint64_t next_session;
 	atomic_bool stopping;
+	gid_t admin_gid;
+	struct events *events;
+	struct metrics *metrics;
 };
 
 #endif

@@ -149,12 +149,29 @@ int migrate_alloc_devmem(struct core *core, struct pagemap *pm, struct svm_range
 		err = pagemap_devmem_alloc(pm, size, r, out);
 		if (err != -ENOSPC || op->no_evict || evicted++ > 4096)
 			break;
-		if (evict_one(core, pm, op->stamp))
+		if (evict_one(core, pm, op->stamp, false))
 			break;
 	}
 	if (!err)
 		(*out)->stamp = op->stamp;
 	return err;
+}
+
+static void emit_migration(struct core *core, struct svm *svm, struct svm_range *r, int src,
+			   int dst, uint64_t bytes, enum migrate_cause cause)
+{
+	struct event ev = {
+		.type = EVENT_MIGRATION,
+		.svm = svm,
+		.addr = r->start,
+		.bytes = bytes,
+		.src = src,
+		.dst = dst,
+		.cause = cause,
+	};
+
+	if (bytes && core_events_wanted(core))
+		core_emit(core, &ev);
 }
 
 static void count_to_device(struct core *core, uint64_t host_bytes, uint64_t peer_bytes)
@@ -192,7 +209,7 @@ int migrate_owned_to_device(struct core *core, struct svm *svm, struct svm_range
 	struct migrate_result *res = &op->res;
 	struct devmem *old, *dm = NULL;
 	bool wp = false;
-	int err;
+	int err, src_dev;
 
 	old = r->dm;
 	if (old && old->pm == pm && r->ndev == npages) {
@@ -200,6 +217,7 @@ int migrate_owned_to_device(struct core *core, struct svm *svm, struct svm_range
 		res->in_place += size;
 		return 0;
 	}
+	src_dev = old ? old->pm->id : LOC_HOST;
 	/* The data itself is going there: a replica on @pm is pointless. */
 	if (replica_find(r, pm))
 		replica_drop_one(svm, r, replica_find(r, pm));
@@ -233,7 +251,8 @@ int migrate_owned_to_device(struct core *core, struct svm *svm, struct svm_range
 	bits_set(r->on_dev, 0, npages, true);
 	r->ndev = (uint32_t)npages;
 	r->notifier_seq = seq;
-	dm->timeslice_end = core_now(core) + core->timeslice_ns;
+	/* A reload (SIGHUP) may change it at any time: gsvmd.c stores it atomically. */
+	dm->timeslice_end = core_now(core) + __atomic_load_n(&core->timeslice_ns, __ATOMIC_RELAXED);
 	dm->stamp = op->stamp;
 	svm_notifier_unlock(svm);
 
@@ -247,6 +266,8 @@ int migrate_owned_to_device(struct core *core, struct svm *svm, struct svm_range
 	/* No host pages left to protect for replicas: a CPU access faults. */
 	r->replica_wp = false;
 	count_to_device(core, host_bytes, peer_bytes);
+	emit_migration(core, svm, r, peer_bytes ? src_dev : LOC_HOST, pm->id,
+		       host_bytes + peer_bytes, op->cause);
 	res->migrated += size;
 	dm = old = NULL;
 out:
@@ -349,7 +370,7 @@ static bool page_still_ours(struct svm *svm, struct svm_range *r, uint64_t page)
  * address no longer belongs to the range's allocation are dropped instead.
  */
 static int evict_pages(struct core *core, struct svm *svm, struct svm_range *r,
-		       bool registered_only)
+		       bool registered_only, uint64_t *moved)
 {
 	uint64_t npages = svm_range_npages(r), page, end, bytes = 0;
 	int err = 0;
@@ -370,11 +391,16 @@ static int evict_pages(struct core *core, struct svm *svm, struct svm_range *r,
 			break;
 		bytes += (end - page) << SVM_PAGE_SHIFT;
 		drop_run(svm, r, page, end);
+		/* Committed: threads that faulted on these pages may go on. */
+		svm->mm_ops->wake(svm->mm, r->start + (page << SVM_PAGE_SHIFT),
+				  (end - page) << SVM_PAGE_SHIFT);
 	}
 	if (bytes) {
 		atomic_fetch_add(&core->stats.to_host, 1);
 		atomic_fetch_add(&core->stats.bytes_to_host, bytes);
 	}
+	if (moved)
+		*moved = bytes;
 	return err;
 }
 
@@ -396,8 +422,8 @@ int migrate_to_host(struct core *core, struct svm *svm, struct svm_range *r,
 		    struct migrate_op *op)
 {
 	struct migrate_result *res = &op->res;
-	uint64_t size = r->end - r->start;
-	int err;
+	uint64_t size = r->end - r->start, moved = 0;
+	int err, src;
 
 	err = svm_range_begin(svm, r, true);
 	if (err)
@@ -407,10 +433,12 @@ int migrate_to_host(struct core *core, struct svm *svm, struct svm_range *r,
 		svm_range_end(svm, r);
 		return 0;
 	}
+	src = r->dm->pm->id;
 	pthread_mutex_unlock(&svm->lock);
 	/* Installed pages are writable: replicas would go stale. */
 	replica_drop_all(svm, r);
-	err = evict_pages(core, svm, r, false);
+	err = evict_pages(core, svm, r, false, &moved);
+	emit_migration(core, svm, r, src, LOC_HOST, moved, op->cause);
 	pthread_mutex_lock(&svm->lock);
 	if (err && err != -EAGAIN) {
 		res->failed += size;
@@ -449,6 +477,11 @@ int migrate_cpu_fault(struct core *core, struct svm *svm, uint64_t addr, uint64_
 
 	pthread_mutex_lock(&svm->lock);
 	atomic_fetch_add(&core->stats.cpu_faults, 1);
+	if (core_events_wanted(core)) {
+		struct event ev = { .type = EVENT_CPU_FAULT, .svm = svm, .addr = addr };
+
+		core_emit(core, &ev);
+	}
 	r = svm_range_find(svm, addr);
 	if (r && (r->flags & SVM_RANGE_UNMAPPED)) {
 		/* Partly unmapped: the collector brings the mapped part home. */
@@ -504,7 +537,7 @@ int migrate_collect(struct core *core, struct svm *svm)
 	while ((r = svm_gc_next(svm))) {
 		replica_drop_all(svm, r);
 		if (r->dm && (r->flags & SVM_RANGE_PARTIAL)) {
-			err = evict_pages(core, svm, r, true);
+			err = evict_pages(core, svm, r, true, NULL);
 			if (err == -EAGAIN) {
 				svm_gc_requeue(svm, r);
 				return err;
@@ -755,6 +788,8 @@ void migrate_release_all(struct core *core, struct svm *svm)
 	while ((r = svm_range_first(svm, 0, UINT64_MAX))) {
 		if (svm_range_begin(svm, r, true))
 			continue;
+		/* The address space is gone: nothing to unprotect. */
+		r->replica_wp = false;
 		replica_drop_all(svm, r);
 		if (r->dm) {
 			pagemap_devmem_set_owner(r->dm, NULL);
@@ -858,6 +893,7 @@ static int remap_range_pages(struct core *core, struct svm *svm, struct svm_rang
 			break;
 		bytes += (end - page) << SVM_PAGE_SHIFT;
 		drop_run(svm, r, page, end);
+		svm->mm_ops->wake(svm->mm, to + (addr - from), (end - page) << SVM_PAGE_SHIFT);
 	}
 	if (bytes) {
 		atomic_fetch_add(&core->stats.to_host, 1);

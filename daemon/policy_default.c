@@ -39,7 +39,7 @@ static uint64_t ms_ns(uint64_t ms)
 /* Forget throttling and pins once the range has been quiet long enough. */
 static void thrash_expire(struct core *core, struct svm_policy_state *st, uint64_t now)
 {
-	uint64_t quiet = ms_ns(core->policy_cfg.pin_quiet_ms);
+	uint64_t quiet = ms_ns(__atomic_load_n(&core->policy_cfg.pin_quiet_ms, __ATOMIC_RELAXED));
 
 	if (st->pinned && now - st->pin_seen > quiet) {
 		st->pinned = 0;
@@ -123,33 +123,51 @@ static int default_evict_dest(struct core *core, struct svm_range *r,
 	return LOC_HOST;
 }
 
+static void thrash_event(struct core *core, struct svm_range *r, enum event_type type, int loc)
+{
+	struct event ev = {
+		.type = type,
+		.svm = r->notifier->svm,
+		.addr = r->start,
+		.dst = loc,
+	};
+
+	core_emit(core, &ev);
+}
+
 static void default_migrated(struct core *core, struct svm_range *r, int from, int to,
 			     uint64_t now)
 {
+	/* Each knob read whole: a reload (SIGHUP) may change them at any time. */
 	const struct policy_config *cfg = &core->policy_cfg;
+	uint64_t window_us = __atomic_load_n(&cfg->thrash_window_us, __ATOMIC_RELAXED);
+	uint32_t threshold = __atomic_load_n(&cfg->thrash_threshold, __ATOMIC_RELAXED);
 	struct svm_policy_state *st = &r->policy;
 
 	(void)from;
-	if (now - st->window_start > cfg->thrash_window_us * 1000ULL) {
+	if (now - st->window_start > window_us * 1000ULL) {
 		st->window_start = now;
 		st->count = 0;
 	}
-	if (++st->count < cfg->thrash_threshold)
+	if (++st->count < threshold)
 		return;
 	/* Thrashing: keep it where it went for a while. */
 	st->count = 0;
 	st->window_start = now;
 	st->throttled = 1;
-	st->stay_until = now + ms_ns(cfg->throttle_ms);
+	st->stay_until = now + ms_ns(__atomic_load_n(&cfg->throttle_ms, __ATOMIC_RELAXED));
 	if (to >= 0 && r->dm)
 		r->dm->timeslice_end = st->stay_until;
 	if (st->throttles < UINT16_MAX)
 		st->throttles++;
 	atomic_fetch_add(&core->stats.thrash_throttled, 1);
-	if (st->throttles >= cfg->pin_threshold && !st->pinned) {
+	thrash_event(core, r, EVENT_THROTTLE, to);
+	if (st->throttles >= __atomic_load_n(&cfg->pin_threshold, __ATOMIC_RELAXED) &&
+	    !st->pinned) {
 		st->pinned = 1;
 		st->pin_seen = now;
 		atomic_fetch_add(&core->stats.thrash_pinned, 1);
+		thrash_event(core, r, EVENT_PIN, to);
 	}
 }
 

@@ -47,28 +47,26 @@ struct devmem *replica_find(struct svm_range *r, struct pagemap *pm)
 	return NULL;
 }
 
-/* Copy every page of @r, wherever it is, into @dm; count the bytes. */
-static int replica_copy(struct core *core, struct svm *svm, struct svm_range *r,
-			struct devmem *dm)
+/*
+ * Copy every page of @r, wherever it is, into @dm. (A replica is a copy, not
+ * a migration: the migration counters do not see it.)
+ */
+static int replica_copy(struct svm *svm, struct svm_range *r, struct devmem *dm)
 {
-	uint64_t npages = svm_range_npages(r), page, off, host = 0, peer = 0;
+	uint64_t npages = svm_range_npages(r), page, off;
 	struct pagemap *pm = dm->pm;
-	bool on_dev;
 	void *src;
 	int err = 0;
 
 	for (page = 0; page < npages && !err; page++) {
 		off = page << SVM_PAGE_SHIFT;
-		on_dev = r->dm && svm_range_page_on_dev(r, page);
-		src = on_dev ? devmem_map(r->dm, off, SVM_PAGE_SIZE) :
-			       svm_range_host(svm, r, r->start + off);
+		src = r->dm && svm_range_page_on_dev(r, page) ?
+			      devmem_map(r->dm, off, SVM_PAGE_SIZE) :
+			      svm_range_host(svm, r, r->start + off);
 		if (!src)
 			return -EOPNOTSUPP;
 		err = pm->ops->copy_to_dev(pm->pool, dm->dev_off + off, src, SVM_PAGE_SIZE);
-		*(on_dev ? &peer : &host) += SVM_PAGE_SIZE;
 	}
-	atomic_fetch_add(&core->stats.bytes_to_device, host);
-	atomic_fetch_add(&core->stats.bytes_device_to_device, peer);
 	return err;
 }
 
@@ -106,7 +104,7 @@ int replica_make(struct core *core, struct svm *svm, struct svm_range *r, struct
 			goto err;
 		wp = true;
 	}
-	err = replica_copy(core, svm, r, dm);
+	err = replica_copy(svm, r, dm);
 	if (err)
 		goto err;
 	svm_notifier_lock(svm);

@@ -26,6 +26,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "events.h"
 #include "log.h"
 #include "mem.h"
 #include "migrate.h"
@@ -46,6 +47,30 @@ struct session_msg {
  *
  * Return: 0, -ENOMEM, or getsockopt()'s error reading the peer credentials.
  */
+/*
+ * Whether the peer is root or in the admin group: its groups come from the
+ * kernel (SO_PEERGROUPS, as they were at connect), never from the client.
+ */
+static bool session_peer_admin(struct gsvmd *d, int sock, const struct ucred *cred)
+{
+	gid_t groups[256];
+	socklen_t len = sizeof(groups);
+	size_t i;
+
+	if (cred->uid == 0)
+		return true;
+	if (d->admin_gid == (gid_t)-1)
+		return false;
+	if (cred->gid == d->admin_gid)
+		return true;
+	if (getsockopt(sock, SOL_SOCKET, SO_PEERGROUPS, groups, &len))
+		return false;
+	for (i = 0; i < len / sizeof(gid_t); i++)
+		if (groups[i] == d->admin_gid)
+			return true;
+	return false;
+}
+
 int session_create(struct gsvmd *d, int sock, struct session **out)
 {
 	struct ucred cred;
@@ -62,6 +87,7 @@ int session_create(struct gsvmd *d, int sock, struct session **out)
 	s->pid = cred.pid;
 	s->uid = cred.uid;
 	s->gid = cred.gid;
+	s->admin = session_peer_admin(d, sock, &cred);
 	s->refs = 1;
 	s->shim_ops = &uffd_shim_ops;
 	pthread_mutex_init(&s->lock, NULL);
@@ -98,10 +124,12 @@ static void session_destroy(struct session *s)
 	struct session_msg *m;
 	struct svm_bo *bo;
 
+	/* Device memory first: releasing it may still talk to the shim. */
+	if (s->attached)
+		migrate_release_all(&s->d->core, &s->svm);
 	if (s->shim)
 		s->shim_ops->destroy(s->shim);
 	if (s->attached) {
-		migrate_release_all(&s->d->core, &s->svm);
 		core_client_remove(&s->d->core, &s->svm);
 		for (bo = svm_bo_first(&s->svm); bo; bo = svm_bo_next(&s->svm, bo))
 			session_bo_close(bo->priv);
@@ -155,6 +183,12 @@ void session_close(struct session *s)
 	}
 	s->dead = true;
 	pthread_mutex_unlock(&s->lock);
+	events_unsubscribe(d, s);
+	if (s->attached && core_events_wanted(&d->core)) {
+		struct event ev = { .type = EVENT_CLIENT_DISCONNECT, .svm = &s->svm };
+
+		core_emit(&d->core, &ev);
+	}
 	event_del(s->ev_read);
 	event_del(s->ev_write);
 	shutdown(s->sock, SHUT_RDWR);
@@ -179,6 +213,7 @@ static void session_flush_locked(struct session *s)
 			log_debug("session %llu: send: %s", (unsigned long long)s->id,
 				  strerror(-err));
 		TAILQ_REMOVE(&s->outq, m, link);
+		s->outq_len--;
 		mem_free(m);
 	}
 	if (TAILQ_EMPTY(&s->outq))
@@ -226,8 +261,25 @@ void session_reply(struct session *s, const Gsvm__Response *resp)
 		return;
 	}
 	TAILQ_INSERT_TAIL(&s->outq, m, link);
+	s->outq_len++;
 	session_flush_locked(s);
 	pthread_mutex_unlock(&s->lock);
+}
+
+/**
+ * session_backlog() - Replies waiting for the client to read them
+ * @s: The session
+ *
+ * Return: the number of queued replies.
+ */
+unsigned int session_backlog(struct session *s)
+{
+	unsigned int n;
+
+	pthread_mutex_lock(&s->lock);
+	n = s->outq_len;
+	pthread_mutex_unlock(&s->lock);
+	return n;
 }
 
 /**

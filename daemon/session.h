@@ -47,6 +47,9 @@ struct session_bo {
  * @dead: The connection is closed; replies are dropped
  * @hello: The hello exchange is done
  * @outq: Replies the socket could not take yet
+ * @outq_len: Their number
+ * @admin: The peer may use admin requests (root or the admin group), from
+ *         its credentials at accept
  * @svm: The client's SVM state (valid once @attached)
  * @attached: @svm is initialized and on the core's client list
  * @shim_ops: The fault shim
@@ -70,6 +73,8 @@ struct session {
 	bool dead;
 	bool hello;
 	TAILQ_HEAD(, session_msg) outq;
+	unsigned int outq_len;
+	bool admin;
 	struct svm svm;
 	bool attached;
 	const struct shim_ops *shim_ops;
@@ -85,6 +90,7 @@ void session_put(struct session *s);
 void session_close(struct session *s);
 void session_reply(struct session *s, const Gsvm__Response *resp);
 void session_flush(struct session *s);
+unsigned int session_backlog(struct session *s);
 int session_attach(struct session *s, int uffd);
 int session_alloc(struct session *s, uint64_t addr, uint64_t size, int fd, uint64_t *id);
 int session_free(struct session *s, uint64_t addr);

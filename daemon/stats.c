@@ -13,6 +13,51 @@
 #include "stats.h"
 
 /**
+ * stats_latency_bucket_ns() - Upper bound of a fault-latency bucket
+ * @bucket: Bucket index (see core_record_fault_latency())
+ *
+ * Return: the smallest latency that no longer falls into @bucket, in ns.
+ */
+uint64_t stats_latency_bucket_ns(unsigned int bucket)
+{
+	unsigned int next = bucket + 1, lg = next / 4, frac = next % 4;
+
+	if (lg >= 63)
+		return UINT64_MAX;
+	if (lg < 2)
+		return 1ULL << lg;
+	return (1ULL << lg) + ((uint64_t)frac << (lg - 2));
+}
+
+/* The latency below which a fraction @num/@den of the samples fall. */
+static uint64_t stats_percentile(const uint64_t *hist, uint64_t total, uint64_t num, uint64_t den)
+{
+	uint64_t want = (total * num + den - 1) / den, seen = 0;
+	unsigned int b;
+
+	for (b = 0; b < CORE_LATENCY_BUCKETS; b++) {
+		seen += hist[b];
+		if (seen >= want && seen)
+			return stats_latency_bucket_ns(b);
+	}
+	return 0;
+}
+
+static void stats_latency(struct core_stats *c, struct stats_snapshot *out)
+{
+	uint64_t hist[CORE_LATENCY_BUCKETS], total = 0;
+	unsigned int b;
+
+	for (b = 0; b < CORE_LATENCY_BUCKETS; b++) {
+		hist[b] = atomic_load_explicit(&c->fault_latency[b], memory_order_relaxed);
+		total += hist[b];
+	}
+	out->fault_latency_count = total;
+	out->fault_latency_p50_ns = stats_percentile(hist, total, 50, 100);
+	out->fault_latency_p99_ns = stats_percentile(hist, total, 99, 100);
+}
+
+/**
  * stats_snapshot() - Read every counter once
  * @core: The core
  * @out: Receives the snapshot
@@ -35,6 +80,7 @@ void stats_snapshot(struct core *core, struct stats_snapshot *out)
 	out->evictions = atomic_load(&c->evictions);
 	out->thrash_throttled = atomic_load(&c->thrash_throttled);
 	out->thrash_pinned = atomic_load(&c->thrash_pinned);
+	stats_latency(c, out);
 	pthread_rwlock_rdlock(&core->clients_lock);
 	out->clients = core->nclients;
 	TAILQ_FOREACH(svm, &core->clients, core_link) {

@@ -40,10 +40,15 @@ struct stats_snapshot {
 	uint64_t thrash_pinned;
 	unsigned int clients;
 	uint64_t ranges;
+	uint64_t fault_latency_count;
+	uint64_t fault_latency_p50_ns;
+	uint64_t fault_latency_p99_ns;
+	uint64_t events_dropped;
 	unsigned int ndev;
 	struct stats_device dev[PAGEMAP_MAX_DEVICES];
 };
 
 void stats_snapshot(struct core *core, struct stats_snapshot *out);
+uint64_t stats_latency_bucket_ns(unsigned int bucket);
 
 #endif

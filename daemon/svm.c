@@ -162,7 +162,7 @@ int svm_init(struct svm *svm, const struct svm_config *cfg, const struct svm_mm_
 	if (err)
 		return err;
 	if (!mm_ops || !mm_ops->protect || !mm_ops->unprotect || !mm_ops->release ||
-	    !mm_ops->install || !mm_ops->fill_zero)
+	    !mm_ops->install || !mm_ops->wake || !mm_ops->fill_zero)
 		return -EINVAL;
 	memset(svm, 0, sizeof(*svm));
 	err = vamap_init(&svm->va, SVM_PAGE_SIZE, SVM_MM_END - SVM_PAGE_SIZE);

@@ -93,11 +93,15 @@ struct svm_mm_ops {
 	int (*release)(void *mm, struct svm_bo *bo, uint64_t offset, uint64_t len);
 	/**
 	 * @install: Atomically fill missing pages of [@addr, @addr + @len)
-	 * from @src (which is not in the client's memory) and wake threads
-	 * waiting on them. Pages already present are skipped, not overwritten.
+	 * from @src (which is not in the client's memory). Pages already
+	 * present are skipped, not overwritten. Threads waiting on the pages
+	 * are not woken: the caller commits its bookkeeping first, then calls
+	 * @wake, so a woken thread never sees a stale placement.
 	 * Return: 0, -ENOENT if the range is no longer mapped, -EAGAIN.
 	 */
 	int (*install)(void *mm, uint64_t addr, const void *src, uint64_t len);
+	/** @wake: Wake threads waiting on pages of [@addr, @addr + @len). */
+	int (*wake)(void *mm, uint64_t addr, uint64_t len);
 	/**
 	 * @fill_zero: Atomically fill the missing pages of [@addr, @addr +
 	 * @len), backed by @bo at @offset, with zeros and wake threads waiting

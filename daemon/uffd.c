@@ -165,6 +165,8 @@ static int uffd_release(void *mm, struct svm_bo *bo, uint64_t offset, uint64_t l
 /*
  * UFFDIO_COPY or UFFDIO_ZEROPAGE over [addr, addr + len): pages that exist
  * are skipped, partial progress is kept, EAGAIN retried as the caller may.
+ * Copies do not wake the waiting threads (the caller does, once it has
+ * committed); zero-fills do.
  */
 static int uffd_fill(struct uffd_shim *sh, uint64_t addr, const uint8_t *src, uint64_t len)
 {
@@ -174,7 +176,12 @@ static int uffd_fill(struct uffd_shim *sh, uint64_t addr, const uint8_t *src, ui
 	int err;
 
 	while (len) {
-		struct uffdio_copy c = { .dst = addr, .src = (uintptr_t)src, .len = len };
+		struct uffdio_copy c = {
+			.dst = addr,
+			.src = (uintptr_t)src,
+			.len = len,
+			.mode = UFFDIO_COPY_MODE_DONTWAKE,
+		};
 		struct uffdio_zeropage z = { .range = { .start = addr, .len = len } };
 
 		if (src) {
@@ -211,6 +218,16 @@ static int uffd_fill(struct uffd_shim *sh, uint64_t addr, const uint8_t *src, ui
 static int uffd_install(void *mm, uint64_t addr, const void *src, uint64_t len)
 {
 	return uffd_fill(mm, addr, src, len);
+}
+
+static int uffd_wake_range(void *mm, uint64_t addr, uint64_t len)
+{
+	struct uffdio_range r = { .start = addr, .len = len };
+	struct uffd_shim *sh = mm;
+
+	if (ioctl(sh->uffd, UFFDIO_WAKE, &r) && errno != ENOENT)
+		return -errno;
+	return 0;
 }
 
 /* Zero-fill the holes of [offset, offset + len) of @bo, mapped at @addr. */
@@ -252,6 +269,7 @@ static const struct svm_mm_ops uffd_mm_ops = {
 	.unprotect = uffd_unprotect,
 	.release = uffd_release,
 	.install = uffd_install,
+	.wake = uffd_wake_range,
 	.fill_zero = uffd_fill_zero,
 	.range_idle = uffd_range_idle,
 };
@@ -348,6 +366,7 @@ static void uffd_process(struct uffd_shim *sh)
 		retry_at = 0;
 		err = uffd_fault(sh, &it->msg, &retry_at);
 		if (!err) {
+			core_record_fault_latency(&sh->s->d->core, uffd_now() - it->since);
 			uffd_item_done(sh, it, false);
 		} else if (err == -EBUSY) {
 			it->deadline = 0;

@@ -117,6 +117,82 @@ int gsvmd_stop(struct gsvmd_proc *p, int sig)
 	return WEXITSTATUS(status);
 }
 
+int run_capture(const char *const *argv, char *out, size_t outlen)
+{
+	char drain[4096];
+	int pfd[2], status;
+	size_t total = 0;
+	ssize_t n;
+	pid_t pid;
+
+	out[0] = 0;
+	if (outlen < 2 || pipe2(pfd, O_CLOEXEC))
+		return 127;
+	pid = fork();
+	if (pid < 0) {
+		close(pfd[0]);
+		close(pfd[1]);
+		return 127;
+	}
+	if (!pid) {
+		dup2(pfd[1], 1);
+		dup2(pfd[1], 2);
+		alarm(60);
+		execvp(argv[0], (char *const *)argv);
+		fprintf(stderr, "%s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	close(pfd[1]);
+	/* Past @outlen, drain: a full pipe would block the program. */
+	while ((n = read(pfd[0], total < outlen - 1 ? out + total : drain,
+			 total < outlen - 1 ? outlen - 1 - total : sizeof(drain))) > 0)
+		if (total < outlen - 1)
+			total += (size_t)n;
+	out[total] = 0;
+	close(pfd[0]);
+	if (waitpid(pid, &status, 0) < 0)
+		return 127;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* The whole file as a string (free() it), or NULL. */
+static char *read_text(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *buf = NULL;
+	size_t len = 0;
+	long size;
+
+	if (!f)
+		return NULL;
+	if (!fseek(f, 0, SEEK_END) && (size = ftell(f)) >= 0 && !fseek(f, 0, SEEK_SET))
+		buf = malloc((size_t)size + 1);
+	if (buf) {
+		len = fread(buf, 1, (size_t)size, f);
+		buf[len] = 0;
+	}
+	fclose(f);
+	return buf;
+}
+
+bool wait_for_text(const char *path, const char *text, unsigned int timeout_ms)
+{
+	uint64_t deadline = now_ns() + (uint64_t)timeout_ms * 1000000ULL;
+	bool found;
+	char *buf;
+
+	for (;;) {
+		buf = read_text(path);
+		found = buf && strstr(buf, text);
+		free(buf);
+		if (found)
+			return true;
+		if (now_ns() > deadline)
+			return false;
+		usleep(10000);
+	}
+}
+
 pid_t spawn_child(int (*fn)(void *arg), void *arg, unsigned int timeout_s)
 {
 	pid_t pid = fork();

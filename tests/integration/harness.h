@@ -29,6 +29,15 @@ int gsvmd_stop(struct gsvmd_proc *p, int sig);
 /* Print gsvmd's log (on failure). */
 void gsvmd_dump_log(struct gsvmd_proc *p);
 
+/*
+ * Run @argv (argv[0] searched in $PATH) to completion under a 60 s alarm,
+ * its stdout and stderr captured into @out (NUL-terminated). Return: its
+ * exit status, 128 + signal, or 127 when it could not be run.
+ */
+int run_capture(const char *const *argv, char *out, size_t outlen);
+/* Wait up to @timeout_ms for @text to appear in file @path. */
+bool wait_for_text(const char *path, const char *text, unsigned int timeout_ms);
+
 /* Fork, run @fn(@arg) in the child under alarm(@timeout_s); exit status. */
 int run_child(int (*fn)(void *arg), void *arg, unsigned int timeout_s);
 pid_t spawn_child(int (*fn)(void *arg), void *arg, unsigned int timeout_s);

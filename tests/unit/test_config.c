@@ -409,6 +409,64 @@ static void test_bad_socket(void)
 	expect_error(text, 2, "shorter than 108 bytes");
 }
 
+static void test_metrics(void)
+{
+	char path[sizeof(TMP_TEMPLATE)], err[256];
+	struct gsvmd_config cfg;
+
+	config_default(&cfg);
+	CU_ASSERT_STRING_EQUAL(cfg.metrics.text, "");
+	CU_ASSERT_EQUAL_FATAL(load_text("[daemon]\nmetrics = 127.0.0.1:9477 ; scraped\n", &cfg,
+					path, err, sizeof(err)),
+			      0);
+	CU_ASSERT_STRING_EQUAL(cfg.metrics.text, "127.0.0.1:9477");
+	CU_ASSERT_STRING_EQUAL(cfg.metrics.host, "127.0.0.1");
+	CU_ASSERT_EQUAL(cfg.metrics.port, 9477);
+	CU_ASSERT_STRING_EQUAL(cfg.metrics.path, "");
+	/* localhost is 127.0.0.1: no resolver at start-up. */
+	CU_ASSERT_EQUAL_FATAL(
+		load_text("[daemon]\nmetrics = localhost:1\n", &cfg, path, err, sizeof(err)), 0);
+	CU_ASSERT_STRING_EQUAL(cfg.metrics.host, "127.0.0.1");
+	CU_ASSERT_EQUAL(cfg.metrics.port, 1);
+	CU_ASSERT_EQUAL_FATAL(
+		load_text("[daemon]\nmetrics = [::1]:65535\n", &cfg, path, err, sizeof(err)), 0);
+	CU_ASSERT_STRING_EQUAL(cfg.metrics.host, "::1");
+	CU_ASSERT_EQUAL(cfg.metrics.port, 65535);
+	CU_ASSERT_EQUAL_FATAL(load_text("[daemon]\nmetrics = /run/gsvm/metrics.sock\n", &cfg, path,
+					err, sizeof(err)),
+			      0);
+	CU_ASSERT_STRING_EQUAL(cfg.metrics.path, "/run/gsvm/metrics.sock");
+	CU_ASSERT_STRING_EQUAL(cfg.metrics.host, "");
+	/* An empty value is the default: off. */
+	CU_ASSERT_EQUAL_FATAL(load_text("[daemon]\nmetrics =\n", &cfg, path, err, sizeof(err)), 0);
+	CU_ASSERT_STRING_EQUAL(cfg.metrics.text, "");
+}
+
+static void test_bad_metrics(void)
+{
+	static const char *const bad[] = {
+		"9477",		  "127.0.0.1",	     "127.0.0.1:",
+		"127.0.0.1:0",	  "127.0.0.1:65536", "127.0.0.1:009477",
+		"127.0.0.1:http", "127.0.0.1:-1",    "127.1:80",
+		"example.com:80", ":9477",	     "::1:9477",
+		"[::1]9477",	  "[::1]",	     "[127.0.0.1]:80",
+		"[::1]:",	  "metrics.sock",    "0x7f000001:80",
+		"127.0.0.1:80 x",
+	};
+	char text[256];
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(text, sizeof(text), "[daemon]\nsocket = /x\nmetrics = %s\n", bad[i]);
+		expect_error(text, 3, "bad metrics");
+	}
+	snprintf(text, sizeof(text), "[daemon]\nmetrics = /%0107d\n", 0);
+	expect_error(text, 2, "shorter than 108 bytes");
+	expect_error("[daemon]\nmetrics = 127.0.0.1:1\nmetrics = 127.0.0.1:2\n", 3,
+		     "duplicate key 'metrics'");
+	expect_error("[policy]\nmetrics = 127.0.0.1:1\n", 2, "unknown key 'metrics' in [policy]");
+}
+
 static void test_syntax_error(void)
 {
 	expect_error("[daemon]\nsocket /x\n", 2, "syntax error");
@@ -572,6 +630,8 @@ int main(void)
 		CU_TEST_ENTRY(test_bad_chunk_sizes),
 		CU_TEST_ENTRY(test_notifier_size),
 		CU_TEST_ENTRY(test_bad_socket),
+		CU_TEST_ENTRY(test_metrics),
+		CU_TEST_ENTRY(test_bad_metrics),
 		CU_TEST_ENTRY(test_syntax_error),
 		CU_TEST_ENTRY(test_line_too_long),
 		CU_TEST_ENTRY(test_missing_file),
