@@ -869,6 +869,114 @@ static void test_events(void)
 	ctl_free(&json);
 }
 
+/* Connect and disconnect until @arg (a flag in shared memory) is set. */
+static int client_probe(void *arg)
+{
+	volatile int *stop = arg;
+	struct gsvm *g;
+
+	while (!*stop) {
+		if (!gsvm_connect(NULL, &g))
+			gsvm_disconnect(g);
+		usleep(2000);
+	}
+	return 0;
+}
+
+/* Every kind of event: faults, each migration cause, evictions, thrash, unbind. */
+static int client_every_event(void *arg)
+{
+	const char *sock = arg;
+	uint64_t v, want = 0, sum;
+	void *p, *a, *b, *t;
+	struct gsvm *g;
+	int i;
+
+	CHECK(!gsvm_connect(sock, &g), "connect");
+	CHECK(!gsvm_alloc(g, 4 * MiB, &p), "alloc");
+	fill_pattern(p, 4 * MiB, 1);
+	/* device-fault, migration cause device-fault */
+	CHECK(!gsvm_device_op(g, 0, GSVM_OP_CHECKSUM, p, 4 * MiB, 0, &sum), "op");
+	/* cpu-fault, migration cause cpu-fault */
+	CHECK(check_pattern(p, 4 * MiB, 1) < 0, "data");
+	/* migration cause prefetch; then unbind moves it: cause unbind */
+	CHECK(!gsvm_prefetch(g, p, 4 * MiB, 0), "prefetch");
+	CHECK(!gsvmd_device_admin(sock, 0, false), "unbind");
+	CHECK(!gsvmd_device_admin(sock, 0, true), "rebind");
+	CHECK(check_pattern(p, 4 * MiB, 1) < 0, "data after unbind");
+	/* evictions: device 1 holds 16 MiB; b pushes a out */
+	CHECK(!gsvm_alloc(g, 16 * MiB, &a) && !gsvm_alloc(g, 16 * MiB, &b), "alloc a, b");
+	memset(a, 1, 16 * MiB);
+	memset(b, 2, 16 * MiB);
+	CHECK(!gsvm_prefetch(g, a, 16 * MiB, 1), "prefetch a");
+	CHECK(!gsvm_prefetch(g, b, 16 * MiB, 1), "prefetch b");
+	/* throttle and pin: the CPU and device 1 take turns on one page */
+	CHECK(!gsvm_alloc(g, 4096, &t), "alloc t");
+	memset(t, 0, 4096);
+	for (i = 0; i < 300; i++) {
+		CHECK(!gsvm_device_op(g, 1, GSVM_OP_ADD, t, 8, 1, NULL), "add");
+		memcpy(&v, t, 8);
+		CHECK(v == want + 1, "value");
+		want += 2;
+		memcpy(t, &want, 8);
+	}
+	gsvm_disconnect(g);
+	return 0;
+}
+
+static void test_events_every_kind(void)
+{
+	static const char conf[] = "[device.sim0]\nprovider = sim\ncapacity = 64M\n"
+				   "[device.sim1]\nprovider = sim\ncapacity = 16M\n"
+				   "[policy]\ntimeslice_ms = 0\n";
+	static const char *const kinds[] = {
+		"\"cpu-fault\"", "\"device-fault\"", "\"eviction\"", "\"throttle\"",
+		"\"pin\"", "\"client-connect\"", "\"client-disconnect\"",
+		"\"device-unbind\"", "\"device-rebind\"",
+		"\"cause\": \"prefetch\"", "\"cause\": \"device-fault\"",
+		"\"cause\": \"cpu-fault\"", "\"cause\": \"eviction\"",
+		"\"cause\": \"unbind\"", NULL,
+	};
+	static const char *const args[] = { "--json", "events", NULL };
+	int *stop = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	struct ctl_result r;
+	struct gsvmd_proc d;
+	pid_t ev, probe;
+	int out, err, i;
+	char *text;
+
+	CU_ASSERT_FATAL(stop != MAP_FAILED);
+	CU_ASSERT_FATAL(gsvmd_start(&d, conf) == 0);
+	ev = ctl_spawn(d.sock, args, &out, &err);
+	/* Wait until the stream is on: it sees a probe client connect. */
+	probe = spawn_child(client_probe, stop, 60);
+	for (i = 0; i < 2000; i++) {
+		text = read_all(dup(out));
+		if (strstr(text, "client-connect")) {
+			free(text);
+			break;
+		}
+		free(text);
+		usleep(10000);
+	}
+	*stop = 1;
+	CU_ASSERT(i < 2000);
+	CU_ASSERT_EQUAL(wait_child(probe), 0);
+	CU_ASSERT_EQUAL(run_child(client_every_event, d.sock, 120), 0);
+	/* The stream ends when gsvmd goes. */
+	CU_ASSERT_EQUAL(gsvmd_stop(&d, SIGTERM), 0);
+	ctl_collect(ev, out, err, &r);
+	CU_ASSERT_EQUAL(r.status, 0);
+	for (i = 0; kinds[i]; i++)
+		if (!strstr(r.out, kinds[i])) {
+			fprintf(stderr, "no %s event seen\n", kinds[i]);
+			CU_FAIL("an event kind is missing");
+		}
+	ctl_free(&r);
+	munmap(stop, 4096);
+	setenv("GSVM_SOCKET", daemon_proc.sock, 1);
+}
+
 /* Exit status 2 with the usage on stderr, and @msg in it. */
 static void expect_usage_error(const char *msg, const char *a1, const char *a2, const char *a3)
 {
@@ -1097,6 +1205,7 @@ int main(void)
 		CU_TEST_ENTRY(test_evict_pid),
 		CU_TEST_ENTRY(test_unbind_rebind),
 		CU_TEST_ENTRY(test_events),
+		CU_TEST_ENTRY(test_events_every_kind),
 		/* The command line, and who may do what. */
 		CU_TEST_ENTRY(test_usage_and_errors),
 		CU_TEST_ENTRY(test_permissions),
