@@ -4,12 +4,18 @@
 #   make check      install deps, build, run every test, then again under ASan+UBSan
 #   make lint       clang-tidy and cppcheck
 #
-# Sanitizer builds live in their own tree: make SAN=1 uses build/san.
+# Sanitizer builds live in their own tree: make SAN=1 uses build/san,
+# make TSAN=1 (ThreadSanitizer) build/tsan.
 
 SAN ?= 0
+TSAN ?= 0
 ifeq ($(SAN),1)
 BUILD ?= build/san
 SANFLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+else ifeq ($(TSAN),1)
+BUILD ?= build/tsan
+OPT ?= -O1
+SANFLAGS = -fsanitize=thread -fno-omit-frame-pointer
 else
 BUILD ?= build
 SANFLAGS =
@@ -25,7 +31,7 @@ CFLAGS_ALL = -std=gnu11 -Wall -Wextra -Werror $(OPT) -g -D_GNU_SOURCE -pthread -
 LDFLAGS_ALL = -pthread $(SANFLAGS) $(LDFLAGS)
 
 # The I/O-free core: a static library linked by gsvmd and the unit tests.
-CORE_NAMES := mem vamap buddy sim pagemap svm migrate evict replica devop advise policy policy_default policy_explicit stats event core
+CORE_NAMES := mem vamap buddy sim pagemap svm migrate evict replica devop advise policy policy_default policy_explicit stats event account core
 CORE_SRCS := $(wildcard $(addprefix daemon/,$(addsuffix .c,$(CORE_NAMES))))
 CORE_OBJS := $(CORE_SRCS:%.c=$(BUILD)/%.o)
 CORE_LIB := $(BUILD)/libgsvmcore.a

@@ -174,6 +174,18 @@ static void json_stats(const Gsvm__StatsReply *st)
 		 json_counters("p50", st->fault_latency_p50_ns, "p99", st->fault_latency_p99_ns,
 			       "count", st->fault_latency_count));
 	json_set_u64(o, "events_dropped", st->events_dropped);
+	if (st->limits) {
+		json_object *l = json_object_new_object();
+
+		json_set_u64(l, "message", st->limits->message);
+		json_set_u64(l, "clients", st->limits->clients);
+		json_set_u64(l, "allocations", st->limits->allocations);
+		json_set_u64(l, "device_bytes", st->limits->device_bytes);
+		json_set_u64(l, "inflight", st->limits->inflight);
+		json_set_u64(l, "fds", st->limits->fds);
+		json_set_u64(l, "backlog", st->limits->backlog);
+		json_set(o, "limit_rejections", l);
+	}
 	json_print(o, JSON_C_TO_STRING_PRETTY);
 }
 

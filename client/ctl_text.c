@@ -173,6 +173,17 @@ static void text_stats(const Gsvm__StatsReply *st)
 		table_add(&t, "no faults yet");
 	table_add(&t, "events dropped:");
 	table_add(&t, "%" PRIu64, st->events_dropped);
+	if (st->limits) {
+		const Gsvm__LimitHits *l = st->limits;
+
+		table_add(&t, "limit rejections:");
+		table_add(&t,
+			  "message %" PRIu64 ", clients %" PRIu64 ", allocations %" PRIu64
+			  ", device bytes %" PRIu64 ", in flight %" PRIu64 ", fds %" PRIu64
+			  ", backlog %" PRIu64,
+			  l->message, l->clients, l->allocations, l->device_bytes, l->inflight, l->fds,
+			  l->backlog);
+	}
 	table_print(&t);
 	putchar('\n');
 	text_device_table(st->devices, st->n_devices);

@@ -48,6 +48,7 @@ void admin_stats(struct session *s, uint64_t id)
 {
 	Gsvm__Response resp = GSVM__RESPONSE__INIT;
 	Gsvm__StatsReply reply = GSVM__STATS_REPLY__INIT;
+	Gsvm__LimitHits limits = GSVM__LIMIT_HITS__INIT;
 	Gsvm__DeviceInfo info[PAGEMAP_MAX_DEVICES], *ptrs[PAGEMAP_MAX_DEVICES];
 	struct stats_snapshot *st = mem_alloc(sizeof(*st));
 	unsigned int i;
@@ -76,6 +77,14 @@ void admin_stats(struct session *s, uint64_t id)
 	reply.fault_latency_p50_ns = st->fault_latency_p50_ns;
 	reply.fault_latency_p99_ns = st->fault_latency_p99_ns;
 	reply.events_dropped = events_dropped(s->d);
+	limits.message = st->limit_hits[LIMIT_MESSAGE];
+	limits.clients = st->limit_hits[LIMIT_CLIENTS];
+	limits.allocations = st->limit_hits[LIMIT_ALLOCATIONS];
+	limits.device_bytes = st->limit_hits[LIMIT_DEVICE_BYTES];
+	limits.inflight = st->limit_hits[LIMIT_INFLIGHT];
+	limits.fds = st->limit_hits[LIMIT_FDS];
+	limits.backlog = st->limit_hits[LIMIT_BACKLOG];
+	reply.limits = &limits;
 	for (i = 0; i < st->ndev; i++) {
 		admin_fill_device(&info[i], &st->dev[i]);
 		ptrs[i] = &info[i];

@@ -96,6 +96,7 @@ enum config_kind {
 	KIND_DAEMON,
 	KIND_DEVICE,
 	KIND_POLICY,
+	KIND_LIMITS,
 	KIND_COUNT,
 };
 
@@ -161,6 +162,28 @@ static const struct config_key config_keys[] = {
 	  FIELD(struct gsvmd_config, core.policy.throttle_ms), .max = CONFIG_TIMESLICE_MS_MAX },
 	{ KEY(KIND_POLICY, "pin_threshold", parse_uint),
 	  FIELD(struct gsvmd_config, core.policy.pin_threshold), .min = 1, .max = 1000 },
+	{ KEY(KIND_LIMITS, "max_message", parse_size),
+	  FIELD(struct gsvmd_config, core.limits.max_message), .min = 64,
+	  .max = LIMITS_MESSAGE_MAX },
+	{ KEY(KIND_LIMITS, "max_clients", parse_uint),
+	  FIELD(struct gsvmd_config, core.limits.max_clients), .min = 1, .max = 1000000 },
+	{ KEY(KIND_LIMITS, "max_clients_per_uid", parse_uint),
+	  FIELD(struct gsvmd_config, core.limits.max_clients_per_uid), .min = 1, .max = 1000000 },
+	{ KEY(KIND_LIMITS, "max_allocations", parse_uint),
+	  FIELD(struct gsvmd_config, core.limits.max_allocations), .min = 1, .max = UINT32_MAX },
+	{ KEY(KIND_LIMITS, "max_allocations_per_uid", parse_uint),
+	  FIELD(struct gsvmd_config, core.limits.max_allocations_per_uid), .min = 1,
+	  .max = UINT32_MAX },
+	{ KEY(KIND_LIMITS, "max_device_bytes", parse_size),
+	  FIELD(struct gsvmd_config, core.limits.max_device_bytes) },
+	{ KEY(KIND_LIMITS, "max_device_bytes_per_uid", parse_size),
+	  FIELD(struct gsvmd_config, core.limits.max_device_bytes_per_uid) },
+	{ KEY(KIND_LIMITS, "max_inflight", parse_uint),
+	  FIELD(struct gsvmd_config, core.limits.max_inflight), .min = 1, .max = 65536 },
+	{ KEY(KIND_LIMITS, "max_fds", parse_uint),
+	  FIELD(struct gsvmd_config, core.limits.max_fds), .min = 4, .max = 1000000 },
+	{ KEY(KIND_LIMITS, "max_backlog", parse_uint),
+	  FIELD(struct gsvmd_config, core.limits.max_backlog), .min = 16, .max = 1000000 },
 	{ KEY(KIND_POLICY, "pin_quiet_ms", parse_uint),
 	  FIELD(struct gsvmd_config, core.policy.pin_quiet_ms), .max = CONFIG_TIMESLICE_MS_MAX },
 };
@@ -290,16 +313,11 @@ static int config_key_number(struct config_ctx *ctx, const struct config_key *ke
 	return 0;
 }
 
-static int parse_uint(struct config_ctx *ctx, const struct config_key *key, void *field,
-		      const char *value)
+/* Store @v in @key's field, checked against its bounds (max 0: none). */
+static int store_number(struct config_ctx *ctx, const struct config_key *key, void *field,
+			const char *value, uint64_t v)
 {
-	uint64_t v;
-	int err;
-
-	err = config_key_number(ctx, key, value, false, &v);
-	if (err)
-		return err;
-	if (v > key->max)
+	if (key->max && v > key->max)
 		return config_error(ctx, ctx->lineno, "%s '%s' is too large (at most %llu)",
 				    key->name, value, (unsigned long long)key->max);
 	if (v < key->min)
@@ -312,10 +330,24 @@ static int parse_uint(struct config_ctx *ctx, const struct config_key *key, void
 	return 0;
 }
 
+static int parse_uint(struct config_ctx *ctx, const struct config_key *key, void *field,
+		      const char *value)
+{
+	uint64_t v;
+	int err;
+
+	err = config_key_number(ctx, key, value, false, &v);
+	return err ? err : store_number(ctx, key, field, value, v);
+}
+
 static int parse_size(struct config_ctx *ctx, const struct config_key *key, void *field,
 		      const char *value)
 {
-	return config_key_number(ctx, key, value, true, field);
+	uint64_t v;
+	int err;
+
+	err = config_key_number(ctx, key, value, true, &v);
+	return err ? err : store_number(ctx, key, field, value, v);
 }
 
 static int parse_capacity(struct config_ctx *ctx, const struct config_key *key, void *field,
@@ -633,6 +665,7 @@ static const struct config_section_kind config_kinds[KIND_COUNT] = {
 	[KIND_DAEMON] = { "daemon", false, section_single, NULL },
 	[KIND_DEVICE] = { "device", true, section_device, check_device },
 	[KIND_POLICY] = { "policy", false, section_single, check_policy },
+	[KIND_LIMITS] = { "limits", false, section_single, NULL },
 };
 
 static bool config_kind_match(const struct config_section_kind *k, const char *title)

@@ -31,6 +31,8 @@
 #include "wire.h"
 
 #define CONTROL_BATCH 32
+
+_Static_assert(WIRE_MAX_MSG == LIMITS_MESSAGE_MAX, "the wire's buffer is the message limit");
 #define CONTROL_ACCEPT_BATCH 16
 
 struct control {
@@ -66,6 +68,13 @@ static void control_read(evutil_socket_t fd, short what, void *arg)
 		if (err) {
 			session_close(s);
 			return;
+		}
+		if (len > s->d->core.limits.max_message) {
+			limit_hit(&s->d->core, LIMIT_MESSAGE);
+			if (nfds)
+				close(fds[0]);
+			dispatch_error(s, 0, -EMSGSIZE);
+			continue;
 		}
 		req = gsvm__request__unpack(NULL, len, c->buf);
 		if (!req) {

@@ -46,6 +46,7 @@ void core_config_default(struct core_config *cfg)
 	svm_config_default(&cfg->svm);
 	cfg->timeslice_ms = 1;
 	policy_config_default(&cfg->policy);
+	limits_default(&cfg->limits);
 }
 
 /**
@@ -68,6 +69,7 @@ int core_init(struct core *core, const struct core_config *cfg)
 	if (!core->policy || !cfg->policy.thrash_threshold || !cfg->policy.pin_threshold)
 		return -EINVAL;
 	core->policy_cfg = cfg->policy;
+	core->limits = cfg->limits;
 	for (i = 0; i < cfg->ndev; i++)
 		for (j = 0; j < i; j++)
 			if (!strcmp(cfg->dev[i].name, cfg->dev[j].name))
@@ -77,6 +79,7 @@ int core_init(struct core *core, const struct core_config *cfg)
 		err = pagemap_create(&cfg->dev[i], (int)i, &core->cache, &core->dev[i]);
 		if (err)
 			goto err;
+		core->dev[i]->release_cb = account_devmem_released;
 		core->ndev++;
 	}
 	core->svm_cfg = cfg->svm;
@@ -84,6 +87,8 @@ int core_init(struct core *core, const struct core_config *cfg)
 	core->clock = core_monotonic;
 	pthread_rwlock_init(&core->clients_lock, NULL);
 	TAILQ_INIT(&core->clients);
+	pthread_mutex_init(&core->accounts_lock, NULL);
+	LIST_INIT(&core->accounts);
 	return 0;
 err:
 	while (core->ndev)
@@ -102,6 +107,7 @@ void core_fini(struct core *core)
 		pagemap_destroy(core->dev[--core->ndev]);
 	pagemap_cache_fini(&core->cache);
 	pthread_rwlock_destroy(&core->clients_lock);
+	pthread_mutex_destroy(&core->accounts_lock);
 }
 
 /**

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <sys/queue.h>
 
+#include "account.h"
 #include "event.h"
 #include "pagemap.h"
 #include "policy.h"
@@ -31,6 +32,7 @@ struct core_stats {
 	atomic_uint_fast64_t thrash_throttled;
 	atomic_uint_fast64_t thrash_pinned;
 	atomic_uint_fast64_t fault_latency[CORE_LATENCY_BUCKETS];
+	atomic_uint_fast64_t limit_hits[LIMIT_NR];
 };
 
 /**
@@ -41,6 +43,7 @@ struct core_stats {
  * @timeslice_ms: Minimum time freshly migrated data stays on a device
  *                before a CPU fault may take it back
  * @policy: The migration policy and its knobs
+ * @limits: Resource limits per client and per user
  */
 struct core_config {
 	struct pagemap_config dev[PAGEMAP_MAX_DEVICES];
@@ -48,6 +51,7 @@ struct core_config {
 	struct svm_config svm;
 	uint64_t timeslice_ms;
 	struct policy_config policy;
+	struct limits limits;
 };
 
 /**
@@ -73,6 +77,9 @@ struct core_config {
  *              before clients arrive)
  * @event_arg: Argument for @event_hook
  * @event_listeners: How many listeners want events; 0 makes emitting free
+ * @limits: Resource limits
+ * @accounts_lock: Protects @accounts and each account's client count
+ * @accounts: One account per user with clients
  */
 struct core {
 	struct pagemap *dev[PAGEMAP_MAX_DEVICES];
@@ -92,6 +99,9 @@ struct core {
 	void (*event_hook)(void *arg, const struct event *ev);
 	void *event_arg;
 	atomic_uint event_listeners;
+	struct limits limits;
+	pthread_mutex_t accounts_lock;
+	LIST_HEAD(, account) accounts;
 };
 
 void core_config_default(struct core_config *cfg);

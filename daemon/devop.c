@@ -179,8 +179,8 @@ static int devop_place(struct core *core, struct svm *svm, struct svm_range *r,
 	case POLICY_REMOTE:
 		break;
 	}
-	/* A device without room accesses the data where it is. */
-	if (err == -ENOSPC) {
+	/* A device without room (or a client at its limit) accesses it where it is. */
+	if (err == -ENOSPC || err == -EDQUOT) {
 		*replica = NULL;
 		err = 0;
 	}

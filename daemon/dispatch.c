@@ -17,6 +17,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <sys/socket.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -264,6 +265,7 @@ out:
 		close(job->fd);
 	gsvm__request__free_unpacked(req, NULL);
 	mem_free(job);
+	atomic_fetch_sub(&s->inflight, 1);
 	session_put(s);
 }
 
@@ -286,6 +288,11 @@ static void dispatch_to_worker(struct session *s, Gsvm__Request *req, int fd)
 		err = -EPROTO;
 		goto err;
 	}
+	if (atomic_load(&s->inflight) >= s->d->core.limits.max_inflight) {
+		limit_hit(&s->d->core, LIMIT_INFLIGHT);
+		err = -EBUSY;
+		goto err;
+	}
 	job = mem_alloc(sizeof(*job));
 	if (!job) {
 		err = -ENOMEM;
@@ -293,9 +300,11 @@ static void dispatch_to_worker(struct session *s, Gsvm__Request *req, int fd)
 	}
 	*job = (struct dispatch_job){ .s = s, .req = req, .fd = fd };
 	session_get(s);
+	atomic_fetch_add(&s->inflight, 1);
 	err = workers_submit(s->d->workers, dispatch_run, job);
 	if (!err)
 		return;
+	atomic_fetch_sub(&s->inflight, 1);
 	session_put(s);
 	mem_free(job);
 err:
@@ -319,6 +328,15 @@ void dispatch_request(struct session *s, Gsvm__Request *req, int fd)
 	if (fd >= 0 && !dispatch_takes_fd(req)) {
 		close(fd);
 		fd = -1;
+	}
+	if (s->refused) {
+		/* A limit refused the connection: say so, then close it. */
+		dispatch_error(s, req->id, s->refused);
+		if (fd >= 0)
+			close(fd);
+		gsvm__request__free_unpacked(req, NULL);
+		shutdown(s->sock, SHUT_RDWR);
+		return;
 	}
 	switch (req->body_case) {
 	case GSVM__REQUEST__BODY_HELLO:

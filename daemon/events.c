@@ -10,9 +10,10 @@
  *
  * Events are produced on any thread (fault threads, workers, the loop); they
  * are rendered and queued on the subscriber's connection at once. A
- * subscriber that does not read cannot slow anybody down: once
- * EVENTS_BACKLOG replies wait in its queue, further events for it are
- * dropped and counted, and the next one it gets says how many it missed.
+ * subscriber that does not read cannot slow anybody down: once half of
+ * max_backlog replies wait in its queue (well before the limit that would
+ * disconnect it), further events for it are dropped and counted, and the
+ * next one it gets says how many it missed.
  *
  * Locking: the subscriber list has its own lock, taken after any core lock
  * (events are emitted with client locks held) and before a session's lock.
@@ -29,8 +30,6 @@
 #include "gsvmd.h"
 #include "mem.h"
 #include "session.h"
-
-#define EVENTS_BACKLOG 4096
 
 struct events_sub {
 	TAILQ_ENTRY(events_sub) link;
@@ -183,7 +182,7 @@ void events_emit(struct gsvmd *d, struct event *ev)
 	resp.event = &body;
 	pthread_mutex_lock(&d->events->lock);
 	TAILQ_FOREACH_SAFE(sub, &d->events->subs, link, next) {
-		if (session_backlog(sub->s) >= EVENTS_BACKLOG) {
+		if (session_backlog(sub->s) >= d->core.limits.max_backlog / 2) {
 			sub->dropped++;
 			atomic_fetch_add(&d->events->dropped, 1);
 			continue;

@@ -102,7 +102,7 @@ struct metrics_family {
 	const char *type;
 	const char *help;
 	const char *label;
-	struct metrics_sample samples[4];
+	struct metrics_sample samples[LIMIT_NR];
 };
 
 #define SNAP(l, member)                                                       \
@@ -149,6 +149,16 @@ static const struct metrics_family metrics_families[] = {
 	  "Events not delivered to event stream subscribers that fell behind.",
 	  NULL,
 	  { SNAP(NULL, events_dropped) } },
+	{ "gsvm_limit_rejections_total",
+	  "counter",
+	  "Requests and connections refused by a limit of [limits], by limit.",
+	  "limit",
+	  { SNAP("message", limit_hits[LIMIT_MESSAGE]),
+	    SNAP("clients", limit_hits[LIMIT_CLIENTS]),
+	    SNAP("allocations", limit_hits[LIMIT_ALLOCATIONS]),
+	    SNAP("device_bytes", limit_hits[LIMIT_DEVICE_BYTES]),
+	    SNAP("inflight", limit_hits[LIMIT_INFLIGHT]), SNAP("fds", limit_hits[LIMIT_FDS]),
+	    SNAP("backlog", limit_hits[LIMIT_BACKLOG]) } },
 	{ "gsvm_clients", "gauge", "Connected clients.", NULL, { SNAP(NULL, clients) } },
 	{ "gsvm_ranges",
 	  "gauge",

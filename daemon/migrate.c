@@ -136,7 +136,10 @@ void migrate_op_init(struct migrate_op *op, struct core *core, enum migrate_caus
  *
  * The caller holds no driver lock.
  *
- * Return: 0, -ENOSPC when nothing more can be evicted, -ENODEV, -ENOMEM.
+ * The memory is charged to the range's client (account.c).
+ *
+ * Return: 0, -ENOSPC when nothing more can be evicted, -EDQUOT when the
+ * client or its user is at their device-memory limit, -ENODEV, -ENOMEM.
  */
 int migrate_alloc_devmem(struct core *core, struct pagemap *pm, struct svm_range *r,
 			 struct migrate_op *op, struct devmem **out)
@@ -152,8 +155,15 @@ int migrate_alloc_devmem(struct core *core, struct pagemap *pm, struct svm_range
 		if (evict_one(core, pm, op->stamp, false))
 			break;
 	}
-	if (!err)
-		(*out)->stamp = op->stamp;
+	if (err)
+		return err;
+	(*out)->stamp = op->stamp;
+	err = account_charge_dev(core, r->notifier->svm, *out);
+	if (err) {
+		pagemap_devmem_set_owner(*out, NULL);
+		devmem_put(*out);
+		*out = NULL;
+	}
 	return err;
 }
 
@@ -608,7 +618,7 @@ static int populate_device(struct core *core, struct svm *svm, uint64_t start, u
 			continue;
 		}
 		tries = 0;
-		if (err == -ENODEV || err == -ENOMEM || err == -EFAULT)
+		if (err == -ENODEV || err == -ENOMEM || err == -EFAULT || err == -EDQUOT)
 			return err;
 		if (err && !first)
 			first = err;

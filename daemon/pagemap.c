@@ -264,6 +264,8 @@ void devmem_put(struct devmem *dm)
 	pm->used -= dm->size;
 	pm->nallocs--;
 	pthread_mutex_unlock(&pm->lock);
+	if (pm->release_cb)
+		pm->release_cb(dm);
 	mem_free(dm);
 }
 

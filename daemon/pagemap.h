@@ -96,6 +96,8 @@ struct pagemap;
  * @next_replica: The range's next replica
  * @stamp: The operation that last placed data in it; eviction on behalf of
  *         that operation skips it, so an operation never evicts its own work
+ * @charged: The client whose device-memory account it is charged to, or
+ *           NULL; uncharged when the memory returns to the pool
  *
  * @lru_link, @on_lru and @owner are protected by the pagemap's lock;
  * @timeslice_end, @replica, @next_replica and @stamp by the owning client's
@@ -113,6 +115,7 @@ struct devmem {
 	bool replica;
 	struct devmem *next_replica;
 	uint64_t stamp;
+	void *charged;
 };
 
 TAILQ_HEAD(devmem_list, devmem);
@@ -132,6 +135,8 @@ TAILQ_HEAD(devmem_list, devmem);
  * @used: Bytes allocated
  * @nallocs: Live allocations
  * @lru: Allocations owned by ranges, least recently used first
+ * @release_cb: Called (without the lock) when an allocation returns to the
+ *              pool, before it is freed; for accounting
  */
 struct pagemap {
 	int id;
@@ -147,6 +152,7 @@ struct pagemap {
 	uint64_t used;
 	uint64_t nallocs;
 	struct devmem_list lru;
+	void (*release_cb)(struct devmem *dm);
 };
 
 /**

@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -96,7 +97,13 @@ int session_create(struct gsvmd *d, int sock, struct session **out)
 	s->id = ++d->next_session;
 	TAILQ_INSERT_TAIL(&d->sessions, s, link);
 	d->nsessions++;
+	if (d->nsessions > d->core.limits.max_clients) {
+		limit_hit(&d->core, LIMIT_CLIENTS);
+		s->refused = -EUSERS;
+	}
 	pthread_mutex_unlock(&d->lock);
+	if (!s->refused)
+		s->refused = account_join(&d->core, s->uid, &s->account);
 	*out = s;
 	return 0;
 }
@@ -119,6 +126,13 @@ static void session_bo_close(struct session_bo *sbo)
 	mem_free(sbo);
 }
 
+/* Close an allocation that was registered (and charged to the client). */
+static void session_bo_drop(struct session *s, struct session_bo *sbo)
+{
+	account_uncharge_alloc(&s->svm);
+	session_bo_close(sbo);
+}
+
 static void session_destroy(struct session *s)
 {
 	struct session_msg *m;
@@ -132,7 +146,7 @@ static void session_destroy(struct session *s)
 	if (s->attached) {
 		core_client_remove(&s->d->core, &s->svm);
 		for (bo = svm_bo_first(&s->svm); bo; bo = svm_bo_next(&s->svm, bo))
-			session_bo_close(bo->priv);
+			session_bo_drop(s, bo->priv);
 		svm_fini(&s->svm);
 	}
 	while ((m = TAILQ_FIRST(&s->outq))) {
@@ -144,6 +158,7 @@ static void session_destroy(struct session *s)
 	if (s->ev_write)
 		event_free(s->ev_write);
 	close(s->sock);
+	account_leave(&s->d->core, s->account);
 	log_info("session %llu (pid %d, %s) closed", (unsigned long long)s->id, (int)s->pid,
 		 s->name[0] ? s->name : "?");
 	pthread_mutex_destroy(&s->lock);
@@ -255,9 +270,20 @@ void session_reply(struct session *s, const Gsvm__Response *resp)
 	}
 	m->len = wire_pack_response(resp, m->buf, len);
 	pthread_mutex_lock(&s->lock);
-	if (s->dead) {
+	if (s->dead || s->overflow) {
 		pthread_mutex_unlock(&s->lock);
 		mem_free(m);
+		return;
+	}
+	if (s->outq_len >= s->d->core.limits.max_backlog) {
+		/* It does not read its replies: drop it (the loop sees EOF). */
+		s->overflow = true;
+		pthread_mutex_unlock(&s->lock);
+		mem_free(m);
+		limit_hit(&s->d->core, LIMIT_BACKLOG);
+		log_warn("session %llu (pid %d): %u replies unread: disconnecting",
+			 (unsigned long long)s->id, (int)s->pid, s->d->core.limits.max_backlog);
+		shutdown(s->sock, SHUT_RDWR);
 		return;
 	}
 	TAILQ_INSERT_TAIL(&s->outq, m, link);
@@ -306,6 +332,7 @@ int session_attach(struct session *s, int fd)
 	if (err)
 		goto err_shim;
 	s->svm.owner = s;
+	s->svm.account = s->account;
 	err = core_client_add(core, &s->svm);
 	if (err)
 		goto err_svm;
@@ -324,12 +351,32 @@ err_shim:
 	return err;
 }
 
-/* Check that @fd is a memfd of @size that can neither shrink nor grow. */
+/* Whether @fd is a memfd, judged by the name of its file. */
+static bool session_is_memfd(int fd)
+{
+	char path[64], target[64];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	n = readlink(path, target, sizeof(target) - 1);
+	if (n < 0)
+		return false;
+	target[n] = 0;
+	return !strncmp(target, "/memfd:", 7);
+}
+
+/*
+ * Check that @fd is a memfd of @size that can neither shrink nor grow: a
+ * client that could truncate memory gsvmd maps could make gsvmd fault
+ * (SIGBUS) on it.
+ */
 static int session_check_memfd(int fd, uint64_t size)
 {
 	struct stat st;
 	int seals;
 
+	if (!session_is_memfd(fd))
+		return -EINVAL;
 	seals = fcntl(fd, F_GET_SEALS);
 	if (seals < 0)
 		return -EINVAL;
@@ -369,16 +416,25 @@ int session_alloc(struct session *s, uint64_t addr, uint64_t size, int fd, uint6
 	err = session_check_memfd(fd, size);
 	if (err)
 		goto err_fd;
+	/* The socket, the userfaultfd and a memfd per allocation. */
+	if (atomic_load(&s->svm.allocations) + 3 > s->d->core.limits.max_fds) {
+		limit_hit(&s->d->core, LIMIT_FDS);
+		err = -EMFILE;
+		goto err_fd;
+	}
+	err = account_charge_alloc(&s->d->core, &s->svm);
+	if (err)
+		goto err_fd;
 	map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (map == MAP_FAILED) {
 		err = -errno;
-		goto err_fd;
+		goto err_charged;
 	}
 	sbo = mem_alloc(sizeof(*sbo));
 	if (!sbo) {
 		err = -ENOMEM;
 		munmap(map, size);
-		goto err_fd;
+		goto err_charged;
 	}
 	*sbo = (struct session_bo){ .fd = fd, .map = map, .size = size, .addr = addr };
 	pthread_mutex_lock(&s->svm.lock);
@@ -392,8 +448,10 @@ int session_alloc(struct session *s, uint64_t addr, uint64_t size, int fd, uint6
 	}
 	pthread_mutex_unlock(&s->svm.lock);
 	if (err)
-		session_bo_close(sbo);
+		session_bo_drop(s, sbo);
 	return err;
+err_charged:
+	account_uncharge_alloc(&s->svm);
 err_fd:
 	close(fd);
 	return err;
@@ -411,7 +469,7 @@ static void session_reap(struct session *s)
 			continue;
 		sbo = bo->priv;
 		svm_bo_remove(&s->svm, bo->id);
-		session_bo_close(sbo);
+		session_bo_drop(s, sbo);
 	}
 }
 

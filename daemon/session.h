@@ -50,6 +50,11 @@ struct session_bo {
  * @outq_len: Their number
  * @admin: The peer may use admin requests (root or the admin group), from
  *         its credentials at accept
+ * @refused: A limit refused the connection at accept (-EUSERS): its first
+ *           request is answered with it and the connection closed
+ * @account: Its user's account (account.c)
+ * @inflight: Requests being served on workers
+ * @overflow: It stopped reading its replies (max_backlog): being dropped
  * @svm: The client's SVM state (valid once @attached)
  * @attached: @svm is initialized and on the core's client list
  * @shim_ops: The fault shim
@@ -75,6 +80,10 @@ struct session {
 	TAILQ_HEAD(, session_msg) outq;
 	unsigned int outq_len;
 	bool admin;
+	int refused;
+	struct account *account;
+	atomic_uint inflight;
+	bool overflow;
 	struct svm svm;
 	bool attached;
 	const struct shim_ops *shim_ops;

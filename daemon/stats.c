@@ -81,6 +81,8 @@ void stats_snapshot(struct core *core, struct stats_snapshot *out)
 	out->thrash_throttled = atomic_load(&c->thrash_throttled);
 	out->thrash_pinned = atomic_load(&c->thrash_pinned);
 	stats_latency(c, out);
+	for (i = 0; i < LIMIT_NR; i++)
+		out->limit_hits[i] = atomic_load(&c->limit_hits[i]);
 	pthread_rwlock_rdlock(&core->clients_lock);
 	out->clients = core->nclients;
 	TAILQ_FOREACH(svm, &core->clients, core_link) {

@@ -44,6 +44,7 @@ struct stats_snapshot {
 	uint64_t fault_latency_p50_ns;
 	uint64_t fault_latency_p99_ns;
 	uint64_t events_dropped;
+	uint64_t limit_hits[LIMIT_NR];
 	unsigned int ndev;
 	struct stats_device dev[PAGEMAP_MAX_DEVICES];
 };

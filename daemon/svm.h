@@ -3,6 +3,7 @@
 #define GSVM_SVM_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -227,6 +228,9 @@ RB_HEAD(svm_bo_tree, svm_bo);
  * @nhash_size: Slots in @nhash (a power of two, or 0)
  * @core_link: Link in the core's client list
  * @owner: The daemon's client object, for its own use
+ * @account: The user's account, or NULL (no per-user limits)
+ * @dev_bytes: Device memory charged to this client
+ * @allocations: Allocations charged to this client
  */
 struct svm {
 	struct svm_config cfg;
@@ -246,6 +250,9 @@ struct svm {
 	uint64_t nhash_size;
 	TAILQ_ENTRY(svm) core_link;
 	void *owner;
+	struct account *account;
+	atomic_uint_fast64_t dev_bytes;
+	atomic_uint_fast64_t allocations;
 };
 
 int svm_init(struct svm *svm, const struct svm_config *cfg, const struct svm_mm_ops *mm_ops,

@@ -257,7 +257,13 @@ static const struct jshape shape_latency[] = {
 	JEND,
 };
 
-/* The documented stats object, plus the latency and dropped-event counts. */
+static const struct jshape shape_limits[] = {
+	JKEY("message", int),	  JKEY("clients", int), JKEY("allocations", int),
+	JKEY("device_bytes", int), JKEY("inflight", int), JKEY("fds", int),
+	JKEY("backlog", int),	  JEND,
+};
+
+/* The documented stats object, plus latency, dropped events and limits. */
 static const struct jshape shape_stats[] = {
 	JSUB("faults", object, shape_faults),
 	JSUB("migrations", object, shape_moves),
@@ -269,6 +275,7 @@ static const struct jshape shape_stats[] = {
 	JSUB("devices", array, shape_stats_device),
 	JSUB("fault_latency_ns", object, shape_latency),
 	JKEY("events_dropped", int),
+	JSUB("limit_rejections", object, shape_limits),
 	JEND,
 };
 
