@@ -1,7 +1,10 @@
 # gsvm: shared virtual memory broker. See README.md.
 #
 #   make            build everything (build/)
-#   make check      install deps, build, run every test, then again under ASan+UBSan
+#   make check      install deps, build, run every test, then again under ASan+UBSan,
+#                   then the multithreaded ones under TSan (make tsan)
+#   make valgrind   the integration suites with gsvmd under valgrind memcheck
+#   make fuzz       the libFuzzer harnesses (tests/fuzz), FUZZ_SECONDS (60) each
 #   make lint       clang-tidy and cppcheck
 #
 # Sanitizer builds live in their own tree: make SAN=1 uses build/san,
@@ -41,7 +44,7 @@ PROTO_GEN := $(GEN)/gsvm.pb-c.c $(GEN)/gsvm.pb-c.h
 PROTO_OBJS := $(GEN)/gsvm.pb-c.o $(BUILD)/proto/wire.o
 
 # gsvmd: the core plus the daemon's I/O layers.
-DAEMON_NAMES := gsvmd log config control dispatch admin events metrics service session uffd workers
+DAEMON_NAMES := gsvmd log config control dispatch prefetch admin events metrics service session uffd workers
 DAEMON_SRCS := $(wildcard $(addprefix daemon/,$(addsuffix .c,$(DAEMON_NAMES))))
 DAEMON_OBJS := $(DAEMON_SRCS:%.c=$(BUILD)/%.o)
 # libevent_extra: evhttp, for the metrics endpoint.
@@ -73,12 +76,41 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 UNIT_HELPER_SRCS := $(filter-out $(UNIT_SRCS),$(wildcard tests/unit/*.c))
 UNIT_HELPERS := $(UNIT_HELPER_SRCS:%.c=$(BUILD)/%.o)
+UNIT_MT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(shell grep -l pthread_create $(UNIT_SRCS)))
 
 BENCH_SRCS := $(wildcard tests/bench/*.c)
 BENCH_BINS := $(BENCH_SRCS:tests/bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all deps check test unit itest lint format clean demo install uninstall
-all: $(CORE_LIB) $(GSVMD) $(LIBGSVM) $(GSVMCTL) $(EXAMPLE_BINS) $(UNIT_BINS) $(ITEST_BINS) $(BENCH_BINS)
+# The hostile client (tests/hostile): attacks a running gsvmd; the hostile
+# integration suite runs it ($HOSTILE) beside well-behaved clients.
+HOSTILE_SRCS := $(wildcard tests/hostile/*.c)
+HOSTILE_OBJS := $(HOSTILE_SRCS:%.c=$(BUILD)/%.o)
+HOSTILE := $(BUILD)/hostile
+
+# gsvm-bench (bench/): gsvm side by side with this machine's own limits. `make
+# all` builds it, so make check keeps it compiling; only `make bench` runs it.
+BENCH_TOOL_SRCS := $(wildcard bench/*.c)
+BENCH_TOOL_OBJS := $(BENCH_TOOL_SRCS:%.c=$(BUILD)/%.o)
+BENCH_TOOL := $(BUILD)/gsvm-bench
+
+# Fuzz harnesses (tests/fuzz). Here they are ordinary programs that replay
+# the seed corpus (replay.c's main); `make fuzz` builds them again with clang
+# and libFuzzer in their own tree and runs each for FUZZ_SECONDS.
+FUZZ_NAMES := config dispatch conn
+FUZZ_BINS := $(FUZZ_NAMES:%=$(BUILD)/fuzz/fuzz_%)
+FUZZ_MAIN ?= $(BUILD)/tests/fuzz/replay.o
+FUZZ_DAEMON := $(BUILD)/tests/fuzz/fixture.o $(BUILD)/client/uffd_client.o \
+	       $(filter-out $(BUILD)/daemon/gsvmd.o,$(DAEMON_OBJS)) $(CORE_LIB) $(PROTO_OBJS)
+FUZZ_BUILD := build/libfuzzer
+FUZZ_CC ?= clang-14
+FUZZ_SECONDS ?= 60
+FUZZ_SANFLAGS = -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all \
+		-fno-omit-frame-pointer
+
+.PHONY: all deps check test unit unit-mt itest tsan valgrind fuzz-replay fuzz lint format clean demo bench install uninstall
+all: $(CORE_LIB) $(GSVMD) $(LIBGSVM) $(GSVMCTL) $(EXAMPLE_BINS) $(UNIT_BINS) $(ITEST_BINS) $(BENCH_BINS) \
+     $(HOSTILE) $(BENCH_TOOL) \
+     $(FUZZ_BINS)
 
 deps:
 	@scripts/install-deps
@@ -116,6 +148,12 @@ $(BUILD)/itests/%: $(BUILD)/tests/integration/%.o $(ITEST_HELPERS) $(BUILD)/test
 	$(CC) -o $@ $< $(ITEST_HELPERS) $(BUILD)/tests/unit/cu.o $(PROTO_OBJS) $(LDFLAGS_ALL) \
 		$(LIBGSVM_LINK) -lcunit -lprotobuf-c -ljson-c
 
+$(BUILD)/tests/hostile/%.o: CFLAGS_ALL += -Itests/integration
+
+$(HOSTILE): $(HOSTILE_OBJS) $(ITEST_HELPERS) $(PROTO_OBJS) $(LIBGSVM)
+	$(CC) -o $@ $(HOSTILE_OBJS) $(ITEST_HELPERS) $(PROTO_OBJS) $(LDFLAGS_ALL) $(LIBGSVM_LINK) \
+		-lprotobuf-c
+
 $(CORE_LIB): $(CORE_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
@@ -134,24 +172,90 @@ $(BUILD)/bench/%: $(BUILD)/tests/bench/%.o $(CORE_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $^ $(LDFLAGS_ALL)
 
+# The baselines reuse libgsvm's own memory setup (client/region.c,
+# client/uffd_client.c) and the integration harness's helpers.
+$(BUILD)/bench/%.o: CFLAGS_ALL += -Iclient -Itests/integration
+
+$(BENCH_TOOL): $(BENCH_TOOL_OBJS) $(BUILD)/client/region.o $(BUILD)/client/uffd_client.o \
+		$(BUILD)/tests/integration/harness.o $(PROTO_OBJS) $(LIBGSVM)
+	$(CC) -o $@ $(filter %.o,$^) $(LDFLAGS_ALL) $(LIBGSVM_LINK) -lprotobuf-c -ljson-c -lm
+
+$(BUILD)/tests/fuzz/%.o: CFLAGS_ALL += -Iclient
+
+# FUZZ_LINK: -fsanitize=fuzzer in the libFuzzer tree (make fuzz).
+$(BUILD)/fuzz/fuzz_config: $(BUILD)/tests/fuzz/fuzz_config.o $(FUZZ_MAIN) $(BUILD)/daemon/config.o \
+		$(BUILD)/daemon/log.o $(CORE_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(FUZZ_LINK) -linih
+
+$(BUILD)/fuzz/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o $(FUZZ_MAIN) $(FUZZ_DAEMON)
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(FUZZ_LINK) $(DAEMON_LIBS)
+
+# Writes the protobuf seeds again (see tests/fuzz/mkseeds.c).
+$(BUILD)/fuzz/mkseeds: $(BUILD)/tests/fuzz/mkseeds.o $(PROTO_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $^ $(LDFLAGS_ALL) -lprotobuf-c
+
 # Run every unit suite; each prints CUnit's Run Summary.
 unit: $(UNIT_BINS)
 	@fail=0; for t in $(UNIT_BINS); do \
 		echo "== $$t"; $$t || fail=1; \
 	done; exit $$fail
 
-# Integration suites start their own gsvmd (GSVMD=path) on a private socket.
-# The install suite runs `make install` of this same tree and variant.
-itest: $(ITEST_BINS) $(GSVMD) $(GSVMCTL)
-	@fail=0; for t in $(ITEST_BINS); do \
-		echo "== $$t"; GSVMD=$(abspath $(GSVMD)) GSVMCTL=$(abspath $(GSVMCTL)) \
-			REPO_TOP=$(CURDIR) GSVM_BUILD=$(BUILD) GSVM_SAN=$(SAN) timeout 600 $$t || fail=1; \
+# The unit suites that start threads (make tsan runs these).
+unit-mt: $(UNIT_MT_BINS)
+	@fail=0; for t in $(UNIT_MT_BINS); do \
+		echo "== $$t"; $$t || fail=1; \
 	done; exit $$fail
 
-test: unit itest
+# Integration suites start their own gsvmd (GSVMD=path) on a private socket.
+# The install suite runs `make install` of this same tree and variant.
+ITEST_TIMEOUT ?= 600
+itest: $(ITEST_BINS) $(GSVMD) $(GSVMCTL) $(HOSTILE)
+	@fail=0; for t in $(ITEST_BINS); do \
+		echo "== $$t"; GSVMD=$(abspath $(GSVMD)) GSVMCTL=$(abspath $(GSVMCTL)) \
+			HOSTILE=$(abspath $(HOSTILE)) \
+			REPO_TOP=$(CURDIR) GSVM_BUILD=$(BUILD) GSVM_SAN=$(SAN) GSVM_TSAN=$(TSAN) \
+			timeout $(ITEST_TIMEOUT) $$t || fail=1; \
+	done; exit $$fail
+
+# Replay each harness's corpus (tests/fuzz/corpus/NAME): any crash fails.
+fuzz-replay: $(FUZZ_BINS)
+	@fail=0; for n in $(FUZZ_NAMES); do \
+		echo "== $(BUILD)/fuzz/fuzz_$$n"; \
+		$(BUILD)/fuzz/fuzz_$$n tests/fuzz/corpus/$$n || fail=1; \
+	done; exit $$fail
+
+test: unit itest fuzz-replay
+
+# make fuzz [FUZZ_SECONDS=60]: libFuzzer with ASan+UBSan, every source
+# compiled again by clang in $(FUZZ_BUILD). Each harness starts from its seed
+# corpus; what it finds new goes to $(FUZZ_BUILD)/corpus/NAME, crashes to
+# $(FUZZ_BUILD)/crashes (copy one into tests/fuzz/corpus/NAME once fixed).
+fuzz: deps
+	$(MAKE) BUILD=$(FUZZ_BUILD) CC=$(FUZZ_CC) SANFLAGS="$(FUZZ_SANFLAGS)" FUZZ_MAIN= \
+		FUZZ_LINK=-fsanitize=fuzzer $(FUZZ_NAMES:%=$(FUZZ_BUILD)/fuzz/fuzz_%)
+	@for n in $(FUZZ_NAMES); do \
+		mkdir -p $(FUZZ_BUILD)/corpus/$$n $(FUZZ_BUILD)/crashes || exit 1; \
+		echo "== fuzz_$$n for $(FUZZ_SECONDS) s"; \
+		$(FUZZ_BUILD)/fuzz/fuzz_$$n -max_total_time=$(FUZZ_SECONDS) -timeout=30 \
+			-close_fd_mask=2 -print_final_stats=1 \
+			-artifact_prefix=$(FUZZ_BUILD)/crashes/fuzz_$$n- \
+			$(FUZZ_BUILD)/corpus/$$n tests/fuzz/corpus/$$n || exit 1; \
+	done
 
 # The README's first command: build, start gsvmd on a temporary socket with
 # its embedded default (two sim devices), run the demo client, stop gsvmd.
+# make bench [BENCH_QUICK=1]: every figure of gsvm-bench, each against a
+# gsvmd it starts itself with the configuration it needs, next to a baseline
+# measured in the same run. Prints the table, writes bench/results.json and
+# bench/chart.png (gnuplot). Never fails on time (see bench/README.md);
+# not part of make check. BENCH_QUICK=1: the reduced run, under a minute.
+bench: deps
+	$(MAKE) $(GSVMD) $(BENCH_TOOL)
+	BENCH_QUICK=$(BENCH_QUICK) $(BENCH_TOOL) --gsvmd $(GSVMD) --out bench
+
 demo: deps
 	$(MAKE) $(GSVMD) $(BUILD)/examples/demo
 	@scripts/run-demo $(GSVMD) $(BUILD)/examples/demo
@@ -161,7 +265,63 @@ check: deps
 	$(MAKE) test
 	$(MAKE) SAN=1 all
 	$(MAKE) SAN=1 test
-	@echo "make check: all tests passed (plain and ASan+UBSan)"
+	$(MAKE) tsan
+	@if scripts/install-deps vm; then \
+		$(MAKE) vm-check || exit 1; \
+		echo "make check: all tests passed (plain, ASan+UBSan, TSan, VM)"; \
+	else \
+		echo "make check: qemu cannot be installed here: vm-check skipped"; \
+		echo "make check: all tests passed (plain, ASan+UBSan, TSan)"; \
+	fi
+
+# make tsan: the multithreaded tests built with ThreadSanitizer (build/tsan):
+# the unit suites that start threads, and every integration suite, where
+# gsvmd (event loop, workers, a fault thread per client), libgsvm and the
+# client processes are all TSan builds. A report fails the test: the process
+# exits 66, and the harness prints gsvmd's log when it holds one. TSan's
+# runtime wants its fixed layout of the address space; kernels with more
+# mmap randomisation bits (vm.mmap_rnd_bits 32) make it abort with
+# "unexpected memory mapping", so the tests run without address-space
+# randomisation (setarch -R) where the kernel lets us switch it off. TSan
+# runs several times slower: the harness's timeouts are tripled.
+TSAN_SETARCH := $(shell setarch $$(uname -m) -R true 2>/dev/null && echo setarch $$(uname -m) -R)
+tsan: deps
+	$(MAKE) TSAN=1 all
+	TSAN_OPTIONS="second_deadlock_stack=1 $$TSAN_OPTIONS" GSVM_TEST_TIMEOUT_SCALE=3 \
+		$(TSAN_SETARCH) $(MAKE) TSAN=1 unit-mt itest
+
+# make valgrind: the integration suites with every gsvmd they start through
+# the harness (tests/integration/harness.c) run under valgrind memcheck; the
+# clients run natively. The harness gives each gsvmd its own log and fails the
+# test with that log unless valgrind reports no error and no definite or
+# indirect leak. Timeouts are scaled up (GSVM_TEST_TIMEOUT_SCALE), assertions
+# are not weakened. gsvmd is build/'s, as `make` builds it.
+VALGRIND_FLAGS := --tool=memcheck --leak-check=full --show-leak-kinds=definite,indirect \
+	--errors-for-leak-kinds=definite,indirect --error-exitcode=99 --num-callers=30
+valgrind: deps
+	$(MAKE) all
+	GSVMD_WRAPPER="valgrind $(VALGRIND_FLAGS)" GSVM_TEST_TIMEOUT_SCALE=10 \
+		$(MAKE) itest ITEST_TIMEOUT=3600
+
+# ---- make vm-check: the VM test harness (tests/vm; see tests/vm/README.md).
+# Boots a Debian bookworm kernel (apt-get download, never installed on the
+# host; cached in build/vm) under qemu with TCG, no KVM needed, from an
+# initramfs holding busybox, the DRM drivers (vgem, virtio-gpu), out-of-tree
+# modules built against the kernel's headers (kmod-shim when it has a
+# Makefile) and gsvm's binaries, and runs tests/vm/suite.sh inside as root.
+# Passes only if the guest prints "GSVM-VM-RESULT: PASS"; the console log is
+# build/vm/serial.log. Installs its host tools first (scripts/install-deps vm).
+# make check runs it when qemu can be installed. VM_KERNEL=6.1: bookworm's
+# linux-image-amd64 (the default);
+# VM_KERNEL=6.12: linux-image-6.12-amd64, also in bookworm (security).
+# VM_TIMEOUT: seconds the VM may run. VM_GROUPS, VM_ITESTS: what runs inside.
+VM_KERNEL ?= 6.1
+VM_TIMEOUT ?= 300
+.PHONY: vm-check
+vm-check: deps
+	@scripts/install-deps vm
+	$(MAKE) $(GSVMD) $(GSVMCTL) $(LIBGSVM) $(HOSTILE) $(ITEST_BINS)
+	GSVM_BUILD=$(BUILD) VM_KERNEL=$(VM_KERNEL) VM_TIMEOUT=$(VM_TIMEOUT) tests/vm/run
 
 LINT_SRCS = $(CORE_SRCS) $(DAEMON_SRCS) $(CLIENT_SRCS) $(CTL_SRCS) proto/wire.c
 lint: deps $(PROTO_GEN)
@@ -171,7 +331,7 @@ lint: deps $(PROTO_GEN)
 		-DPROTOBUF_C_VERSION_NUMBER=1004001 -I/usr/include/bsd -Iinclude -Idaemon -Iproto -I$(GEN) $(LINT_SRCS)
 
 format:
-	clang-format -i $(wildcard daemon/*.[ch] client/*.[ch] include/*.h tests/*/*.[ch])
+	clang-format -i $(wildcard daemon/*.[ch] client/*.[ch] include/*.h tests/*/*.[ch] bench/*.[ch])
 
 # make install [PREFIX=/usr/local] [DESTDIR=]: copies what `make` built (and
 # builds it first if it is missing). gsvm.pc and the systemd files are

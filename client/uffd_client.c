@@ -29,22 +29,21 @@
  * - MISSING_SHMEM: missing-page faults on the memfd mappings;
  * - WP_HUGETLBFS_SHMEM: write protection on them (migration copies host pages
  *   under write protection);
- * - WP_UNPOPULATED: write-protecting a range covers pages not faulted in yet;
  * - EVENT_REMAP, EVENT_REMOVE, EVENT_UNMAP: gsvmd hears of mremap(),
  *   MADV_DONTNEED and munmap() on managed memory. These events block the
  *   calling thread until gsvmd read them, which is why the library always
  *   unregisters a range before unmapping it.
+ *
+ * Write-protecting a range also covers pages the client has not faulted in
+ * yet: for shared memory the kernel leaves a marker in such page-table
+ * entries (since Linux 5.19). WP_UNPOPULATED, which does that for anonymous
+ * memory from 6.4 on, is therefore not asked for, and Debian bookworm's 6.1
+ * kernel will do.
  */
 
-/* Added in Linux 6.4; older uapi headers lack it. */
-#ifndef UFFD_FEATURE_WP_UNPOPULATED
-#define UFFD_FEATURE_WP_UNPOPULATED (1 << 13)
-#endif
-
-#define UFFD_FEATURES                                                                         \
-	(UFFD_FEATURE_MISSING_SHMEM | UFFD_FEATURE_WP_HUGETLBFS_SHMEM |                       \
-	 UFFD_FEATURE_WP_UNPOPULATED | UFFD_FEATURE_EVENT_REMAP | UFFD_FEATURE_EVENT_REMOVE | \
-	 UFFD_FEATURE_EVENT_UNMAP)
+#define UFFD_FEATURES                                                                 \
+	(UFFD_FEATURE_MISSING_SHMEM | UFFD_FEATURE_WP_HUGETLBFS_SHMEM |               \
+	 UFFD_FEATURE_EVENT_REMAP | UFFD_FEATURE_EVENT_REMOVE | UFFD_FEATURE_EVENT_UNMAP)
 
 /* What gsvmd needs to be able to do on a registered range. */
 #define UFFD_RANGE_IOCTLS                                                               \

@@ -118,8 +118,11 @@ static void admin_client_usage(struct session *c, Gsvm__ClientInfo *info, uint64
 	}
 	for (r = svm_range_first(&c->svm, 0, UINT64_MAX); r; r = svm_range_next(&c->svm, r)) {
 		info->ranges++;
+		/* Placement commits under the notifier lock alone (see below). */
+		svm_notifier_lock(&c->svm);
 		if (r->dm && (unsigned int)r->dm->pm->id < ndev)
 			dev_bytes[r->dm->pm->id] += (uint64_t)r->ndev << SVM_PAGE_SHIFT;
+		svm_notifier_unlock(&c->svm);
 		for (rep = r->replicas; rep; rep = rep->next_replica)
 			dev_bytes[rep->pm->id] += rep->size;
 	}
@@ -152,7 +155,8 @@ void admin_clients(struct session *s, uint64_t id)
 		goto out;
 	}
 	TAILQ_FOREACH(c, &s->d->sessions, link) {
-		if (!c->attached || !admin_may_see(s, c) || n >= max)
+		if (!__atomic_load_n(&c->attached, __ATOMIC_ACQUIRE) || !admin_may_see(s, c) ||
+		    n >= max)
 			continue;
 		gsvm__client_info__init(&info[n]);
 		info[n].pid = c->pid;
@@ -192,8 +196,16 @@ static void admin_range_desc(struct session *c, struct svm_range *r, Gsvm__Range
 	d->pid = c->pid;
 	d->addr = r->start;
 	d->size = r->end - r->start;
+	/*
+	 * A migration of a busy range commits its placement (and drops r->dm)
+	 * under the notifier lock alone, without the driver lock we hold: read
+	 * it under that lock, or r->dm may go between the test and the use
+	 * (found by fuzz_dispatch under TSan).
+	 */
+	svm_notifier_lock(&c->svm);
 	d->location = r->dm && r->ndev ? r->dm->pm->id : LOC_HOST;
-	d->replicas = r->flags & SVM_RANGE_STALE ? 0 : r->replica_mask;
+	svm_notifier_unlock(&c->svm);
+	d->replicas = svm_range_flags(&c->svm, r) & SVM_RANGE_STALE ? 0 : r->replica_mask;
 	d->preferred = va ? va->attrs.preferred_loc : LOC_NONE;
 	d->accessed_by = va ? va->attrs.accessed_by : 0;
 	d->read_mostly = va && va->attrs.read_mostly;
@@ -228,7 +240,8 @@ static int admin_range_clients(struct session *s, const Gsvm__RangesReq *q,
 
 	*nlist = 0;
 	TAILQ_FOREACH(c, &s->d->sessions, link) {
-		if (!c->attached || (q->pid && c->pid != q->pid))
+		if (!__atomic_load_n(&c->attached, __ATOMIC_ACQUIRE) ||
+		    (q->pid && c->pid != q->pid))
 			continue;
 		found = true;
 		if (admin_may_see(s, c) && c->pid >= q->start_pid)
@@ -301,7 +314,7 @@ static struct session *admin_find_pid(struct gsvmd *d, int pid)
 
 	pthread_mutex_lock(&d->lock);
 	TAILQ_FOREACH(c, &d->sessions, link)
-		if (c->attached && c->pid == pid) {
+		if (__atomic_load_n(&c->attached, __ATOMIC_ACQUIRE) && c->pid == pid) {
 			found = c;
 			session_get(c);
 			break;

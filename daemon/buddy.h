@@ -12,6 +12,11 @@
  * buddy is free too. A pool size that is not a power of two is covered by
  * several top-level blocks. The allocator keeps metadata only; it never
  * touches the memory it manages and is not thread-safe (the caller locks).
+ *
+ * The metadata, bitmaps of about half a byte per @min_block of pool, is
+ * reserved at creation but becomes resident only where allocations touch it:
+ * blocks of order k use only the bitmaps of order k and up, so a pool that
+ * hands out 2 MiB blocks keeps its per-4 KiB bitmaps untouched.
  */
 struct buddy;
 

@@ -14,6 +14,7 @@
  * instead.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <event2/event.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +46,27 @@ struct control {
 	uint8_t buf[WIRE_MAX_MSG];
 };
 
+/*
+ * A client's bad message: the first is a warning, the rest debug messages
+ * (a client sending garbage in a loop must not fill the log); the session's
+ * end says how many there were.
+ */
+static void __attribute__((format(printf, 2, 3)))
+control_bad_message(struct session *s, const char *fmt, ...)
+{
+	char what[128];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	if (!s->bad_messages++)
+		log_warn("session %llu (pid %d): %s (more are logged at debug level)",
+			 (unsigned long long)s->id, (int)s->pid, what);
+	else
+		log_debug("session %llu: %s", (unsigned long long)s->id, what);
+}
+
 static void control_read(evutil_socket_t fd, short what, void *arg)
 {
 	struct session *s = arg;
@@ -60,8 +82,7 @@ static void control_read(evutil_socket_t fd, short what, void *arg)
 		if (err == -EAGAIN)
 			return;
 		if (err == -EMSGSIZE || err == -EPROTO) {
-			log_warn("session %llu: dropped a message: %s", (unsigned long long)s->id,
-				 strerror(-err));
+			control_bad_message(s, "dropped a message: %s", strerror(-err));
 			dispatch_error(s, 0, err);
 			continue;
 		}
@@ -78,8 +99,7 @@ static void control_read(evutil_socket_t fd, short what, void *arg)
 		}
 		req = gsvm__request__unpack(NULL, len, c->buf);
 		if (!req) {
-			log_warn("session %llu: undecodable request of %zu bytes",
-				 (unsigned long long)s->id, len);
+			control_bad_message(s, "undecodable request of %zu bytes", len);
 			if (nfds)
 				close(fds[0]);
 			dispatch_error(s, 0, -EBADMSG);

@@ -129,6 +129,17 @@ static int devop_validate(struct core *core, enum devop_kind op, int device, uin
 	return 0;
 }
 
+/*
+ * How often a range is tried again while the address space changes under it
+ * (-EAGAIN), and while the shim cannot reach its pages (-ENOENT). The latter
+ * is short-lived when the client has just unmapped the range (the unmap event
+ * is read at once and drops the registration), but permanent when a client
+ * registered memory it never mapped: without a bound, one request would
+ * hold a worker forever (found by fuzz_dispatch).
+ */
+#define DEVOP_RETRY_LIMIT 100000
+#define DEVOP_GONE_LIMIT 1000
+
 static void devop_pause(void)
 {
 	struct timespec ts = { 0, 20000 };
@@ -161,7 +172,7 @@ static int devop_place(struct core *core, struct svm *svm, struct svm_range *r,
 	int dest = pm->id, err = 0;
 
 	*replica = NULL;
-	if (write || (r->flags & SVM_RANGE_STALE))
+	if (write || (svm_range_flags(svm, r) & SVM_RANGE_STALE))
 		replica_drop_all(svm, r);
 	switch (core->policy->device_fault(core, r, &a, &dest)) {
 	case POLICY_MIGRATE:
@@ -200,12 +211,14 @@ static int devop_place(struct core *core, struct svm *svm, struct svm_range *r,
  *
  * Return: 0; -EINVAL for an unknown op, a zero or overflowing length, or an
  * unaligned DEVOP_ADD; -ENODEV for an unknown or unbound device; -EFAULT if
- * the range is not registered; -ENOMEM; another error from placement.
+ * the range is not registered or not mapped by the client; -ENOMEM; another
+ * error from placement.
  */
 int devop_run(struct core *core, struct svm *svm, int device, enum devop_kind op, uint64_t addr,
 	      uint64_t len, uint64_t arg, uint64_t *result)
 {
 	uint64_t state = DEVOP_FNV_OFFSET, pos = addr, end = addr + len, stop;
+	unsigned int tries = 0, gone = 0;
 	struct devmem *replica;
 	struct migrate_op mop;
 	struct svm_range *r;
@@ -220,8 +233,12 @@ int devop_run(struct core *core, struct svm *svm, int device, enum devop_kind op
 	err = svm_check_registered(svm, addr, len);
 	while (!err && pos < end) {
 		err = svm_range_find_or_insert(svm, pos, &r);
-		if (err == -EAGAIN)
+		if (err == -EAGAIN) {
+			/* @r waits for the collector, which frees it: look again. */
 			err = migrate_collect(core, svm);
+			if (!err)
+				err = svm_range_find_or_insert(svm, pos, &r);
+		}
 		if (err)
 			break;
 		err = svm_range_begin(svm, r, true);
@@ -237,13 +254,17 @@ int devop_run(struct core *core, struct svm *svm, int device, enum devop_kind op
 			if (err)
 				svm_range_end(svm, r);
 		}
-		if (err == -EAGAIN || err == -ENOENT) {
+		if ((err == -EAGAIN && ++tries < DEVOP_RETRY_LIMIT) ||
+		    (err == -ENOENT && ++gone < DEVOP_GONE_LIMIT)) {
 			pthread_mutex_unlock(&svm->lock);
 			devop_pause();
 			pthread_mutex_lock(&svm->lock);
 			err = svm_check_registered(svm, pos, end - pos);
 			continue;
 		}
+		/* Registered, but not memory the client mapped. */
+		if (err == -ENOENT)
+			err = -EFAULT;
 		if (err)
 			break;
 		pthread_mutex_unlock(&svm->lock);

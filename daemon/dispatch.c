@@ -11,6 +11,11 @@
  * one more response per event. Admin requests (admin.c) check the peer's
  * credentials first.
  *
+ * Ids are non-zero: id 0 marks the answer to a message that could not be
+ * decoded, and a successful answer without a body to a request of id 0
+ * would pack to nothing, an empty datagram, which the client reads as end
+ * of file. A request of id 0 is refused with -EINVAL.
+ *
  * Descriptors: only hello (the userfaultfd) and alloc (the memfd) carry one;
  * any other descriptor is closed on arrival, and a hello or alloc without
  * one is refused.
@@ -28,6 +33,7 @@
 #include "log.h"
 #include "mem.h"
 #include "migrate.h"
+#include "prefetch.h"
 #include "session.h"
 #include "stats.h"
 #include "workers.h"
@@ -132,9 +138,7 @@ static int dispatch_prefetch(struct session *s, const Gsvm__PrefetchReq *p,
 	if (p->location < LOC_HOST)
 		return -ENODEV;
 	migrate_op_init(&op, &s->d->core, MIGRATE_PREFETCH);
-	pthread_mutex_lock(&s->svm.lock);
-	err = migrate_populate(&s->d->core, &s->svm, p->addr, p->len, p->location, &op);
-	pthread_mutex_unlock(&s->svm.lock);
+	err = prefetch_run(s, p->addr, p->len, p->location, &op);
 	res = &op.res;
 	reply->requested = res->requested;
 	reply->migrated = res->migrated;
@@ -143,14 +147,18 @@ static int dispatch_prefetch(struct session *s, const Gsvm__PrefetchReq *p,
 	return err;
 }
 
-/* Answer a query; builds and sends the response itself. */
-static void dispatch_query(struct session *s, uint64_t id, const Gsvm__QueryReq *q)
+/*
+ * Answer a query; builds and sends the response itself. With @try (on the
+ * event loop) it gives up, returning false, when the client's lock is taken.
+ */
+static bool dispatch_query(struct session *s, uint64_t id, const Gsvm__QueryReq *q, bool try)
 {
 	Gsvm__Response resp = GSVM__RESPONSE__INIT;
 	Gsvm__QueryReply reply = GSVM__QUERY_REPLY__INIT;
 	size_t max = q->max < DISPATCH_MAX_RUNS ? q->max : DISPATCH_MAX_RUNS, n = 0, i;
 	Gsvm__RangeInfo *info = NULL, **ptrs = NULL;
 	struct svm_run *runs = NULL;
+	bool answered = true;
 	uint64_t total = 0;
 	int err = 0;
 
@@ -166,7 +174,15 @@ static void dispatch_query(struct session *s, uint64_t id, const Gsvm__QueryReq 
 		err = -ENOMEM;
 		goto out;
 	}
-	pthread_mutex_lock(&s->svm.lock);
+	if (try) {
+		/* On the loop: never wait for a client's lock. */
+		if (pthread_mutex_trylock(&s->svm.lock)) {
+			answered = false;
+			goto done;
+		}
+	} else {
+		pthread_mutex_lock(&s->svm.lock);
+	}
 	err = svm_check_registered(&s->svm, q->addr, q->len);
 	if (!err)
 		svm_locate(&s->svm, q->addr, q->addr + q->len, runs, max, &n, &total);
@@ -187,9 +203,11 @@ static void dispatch_query(struct session *s, uint64_t id, const Gsvm__QueryReq 
 out:
 	resp.err = err;
 	session_reply(s, &resp);
+done:
 	mem_free(runs);
 	mem_free(info);
 	mem_free(ptrs);
+	return answered;
 }
 
 static void dispatch_run(void *arg)
@@ -221,7 +239,7 @@ static void dispatch_run(void *arg)
 		resp.prefetch = &prefetch;
 		break;
 	case GSVM__REQUEST__BODY_QUERY:
-		dispatch_query(s, req->id, req->query);
+		dispatch_query(s, req->id, req->query, false);
 		goto out;
 	case GSVM__REQUEST__BODY_STATS:
 		admin_stats(s, req->id);
@@ -301,7 +319,7 @@ static void dispatch_to_worker(struct session *s, Gsvm__Request *req, int fd)
 	*job = (struct dispatch_job){ .s = s, .req = req, .fd = fd };
 	session_get(s);
 	atomic_fetch_add(&s->inflight, 1);
-	err = workers_submit(s->d->workers, dispatch_run, job);
+	err = workers_submit(s->d->workers, &s->jobs, dispatch_run, job);
 	if (!err)
 		return;
 	atomic_fetch_sub(&s->inflight, 1);
@@ -338,6 +356,14 @@ void dispatch_request(struct session *s, Gsvm__Request *req, int fd)
 		shutdown(s->sock, SHUT_RDWR);
 		return;
 	}
+	if (!req->id) {
+		/* Found by fuzz_dispatch: see DOC. */
+		if (fd >= 0)
+			close(fd);
+		dispatch_error(s, 0, -EINVAL);
+		gsvm__request__free_unpacked(req, NULL);
+		return;
+	}
 	switch (req->body_case) {
 	case GSVM__REQUEST__BODY_HELLO:
 		resp.id = req->id;
@@ -358,9 +384,19 @@ void dispatch_request(struct session *s, Gsvm__Request *req, int fd)
 		}
 		dispatch_to_worker(s, req, fd);
 		return;
+	case GSVM__REQUEST__BODY_QUERY:
+		/*
+		 * A query is bounded work (at most DISPATCH_MAX_RUNS runs): answer
+		 * it here unless the client's lock is taken, and save two thread
+		 * handoffs.
+		 */
+		if (s->hello && !s->refused && !atomic_load(&s->d->stopping) &&
+		    dispatch_query(s, req->id, req->query, true))
+			break;
+		dispatch_to_worker(s, req, -1);
+		return;
 	case GSVM__REQUEST__BODY_FREE:
 	case GSVM__REQUEST__BODY_PREFETCH:
-	case GSVM__REQUEST__BODY_QUERY:
 	case GSVM__REQUEST__BODY_DEVICE_OP:
 	case GSVM__REQUEST__BODY_ADVISE:
 	case GSVM__REQUEST__BODY_STATS:

@@ -93,16 +93,20 @@ int evict_one(struct core *core, struct pagemap *pm, uint64_t stamp, bool to_hos
 				pthread_mutex_unlock(&pm->lock);
 				break;
 			}
+			/*
+			 * @r lives while it owns @dm, which only the pagemap lock
+			 * guarantees: read it now (found by fuzz_dispatch).
+			 */
 			r = dm->owner;
 			svm = r->notifier->svm;
+			ev.svm = svm;
+			ev.addr = r->start;
+			ev.bytes = dm->size;
 			dm->refcount++;
 			/* Whatever happens, try another victim next time. */
 			TAILQ_REMOVE(&pm->lru, dm, lru_link);
 			TAILQ_INSERT_TAIL(&pm->lru, dm, lru_link);
 			pthread_mutex_unlock(&pm->lock);
-			ev.svm = svm;
-			ev.addr = r->start;
-			ev.bytes = dm->size;
 			err = evict_range(core, svm, r, dm, to_host);
 			devmem_put(dm);
 			if (!err) {

@@ -88,12 +88,25 @@ static int copy_peer(struct devmem *dst, uint64_t off, struct devmem *src, uint6
 	return dpm->ops->copy_to_dev(dpm->pool, dst->dev_off + off, s, len);
 }
 
+/* Copy host pages [off, off + len) of @r into @dm, from the file if possible. */
+static int copy_host_in(struct svm *svm, struct svm_range *r, struct devmem *dm, uint64_t off,
+			uint64_t len)
+{
+	struct pagemap *pm = dm->pm;
+	int fd = svm->mm_ops->host_fd ? svm->mm_ops->host_fd(svm->mm, r->bo) : -1;
+
+	if (fd >= 0 && pm->ops->copy_fd_to_dev)
+		return pm->ops->copy_fd_to_dev(pm->pool, dm->dev_off + off, fd,
+					       r->obj_offset + off, len);
+	return pm->ops->copy_to_dev(pm->pool, dm->dev_off + off,
+				    svm_range_host(svm, r, r->start + off), len);
+}
+
 /* Copy every page of @r that is not in @dm into @dm. No locks held. */
 static int copy_in(struct svm *svm, struct svm_range *r, struct devmem *dm, struct devmem *old,
 		   uint64_t *host_bytes, uint64_t *peer_bytes)
 {
 	uint64_t npages = svm_range_npages(r), page, end, off, len;
-	struct pagemap *pm = dm->pm;
 	int err = 0;
 
 	for (page = 0; page < npages && !err; page = end) {
@@ -101,8 +114,7 @@ static int copy_in(struct svm *svm, struct svm_range *r, struct devmem *dm, stru
 		off = page << SVM_PAGE_SHIFT;
 		len = (end - page) << SVM_PAGE_SHIFT;
 		if (!svm_range_page_on_dev(r, page)) {
-			err = pm->ops->copy_to_dev(pm->pool, dm->dev_off + off,
-						   svm_range_host(svm, r, r->start + off), len);
+			err = copy_host_in(svm, r, dm, off, len);
 			*host_bytes += len;
 		} else if (old && old != dm) {
 			err = copy_peer(dm, off, old, len);
@@ -157,7 +169,8 @@ int migrate_alloc_devmem(struct core *core, struct pagemap *pm, struct svm_range
 	}
 	if (err)
 		return err;
-	(*out)->stamp = op->stamp;
+	/* Eviction reads it under the pagemap lock only (pagemap.h). */
+	__atomic_store_n(&(*out)->stamp, op->stamp, __ATOMIC_RELAXED);
 	err = account_charge_dev(core, r->notifier->svm, *out);
 	if (err) {
 		pagemap_devmem_set_owner(*out, NULL);
@@ -261,9 +274,15 @@ int migrate_owned_to_device(struct core *core, struct svm *svm, struct svm_range
 	bits_set(r->on_dev, 0, npages, true);
 	r->ndev = (uint32_t)npages;
 	r->notifier_seq = seq;
-	/* A reload (SIGHUP) may change it at any time: gsvmd.c stores it atomically. */
-	dm->timeslice_end = core_now(core) + __atomic_load_n(&core->timeslice_ns, __ATOMIC_RELAXED);
-	dm->stamp = op->stamp;
+	/*
+	 * A reload (SIGHUP) may change timeslice_ns at any time: gsvmd.c stores
+	 * it atomically. Eviction reads the devmem fields under the pagemap
+	 * lock only (pagemap.h).
+	 */
+	__atomic_store_n(&dm->timeslice_end,
+			 core_now(core) + __atomic_load_n(&core->timeslice_ns, __ATOMIC_RELAXED),
+			 __ATOMIC_RELAXED);
+	__atomic_store_n(&dm->stamp, op->stamp, __ATOMIC_RELAXED);
 	svm_notifier_unlock(svm);
 
 	if (old && old != dm) {
@@ -321,10 +340,12 @@ int migrate_to_device(struct core *core, struct svm *svm, struct svm_range *r,
 }
 
 /*
- * Install the device pages [page, end) of @r into the client. Uses the
- * device's CPU view when it has one, a bounce buffer otherwise.
+ * Install the device pages [page, end) of @r into the client at @addr. Uses
+ * the device's CPU view when it has one, a bounce buffer otherwise. The
+ * allocation stays until the caller lets go of it.
  */
-static int install_run(struct svm *svm, struct svm_range *r, uint64_t page, uint64_t end)
+static int install_run(struct svm *svm, struct svm_range *r, uint64_t page, uint64_t end,
+		       uint64_t addr)
 {
 	uint64_t off = page << SVM_PAGE_SHIFT, len = (end - page) << SVM_PAGE_SHIFT;
 	struct devmem *dm = r->dm;
@@ -340,20 +361,30 @@ static int install_run(struct svm *svm, struct svm_range *r, uint64_t page, uint
 			goto out;
 		src = bounce;
 	}
-	err = svm->mm_ops->install(svm->mm, r->start + off, src, len);
+	err = svm->mm_ops->install(svm->mm, addr, src, len);
 out:
 	mem_free(bounce);
 	return err;
 }
 
-/* Forget device pages [page, end) of @r; drop the allocation with the last. */
-static void drop_run(struct svm *svm, struct svm_range *r, uint64_t page, uint64_t end)
+/* Mark device pages [page, end) of @r home (@home) or back on the device. */
+static void mark_run(struct svm *svm, struct svm_range *r, uint64_t page, uint64_t end, bool home)
+{
+	svm_notifier_lock(svm);
+	bits_set(r->on_dev, page, end - page, !home);
+	if (home)
+		r->ndev -= (uint32_t)(end - page);
+	else
+		r->ndev += (uint32_t)(end - page);
+	svm_notifier_unlock(svm);
+}
+
+/* Let go of @r's device allocation once no page of it is there any more. */
+static void release_if_empty(struct svm *svm, struct svm_range *r)
 {
 	struct devmem *dm = NULL;
 
 	svm_notifier_lock(svm);
-	bits_set(r->on_dev, page, end - page, false);
-	r->ndev -= (uint32_t)(end - page);
 	if (!r->ndev) {
 		dm = r->dm;
 		r->dm = NULL;
@@ -363,6 +394,31 @@ static void drop_run(struct svm *svm, struct svm_range *r, uint64_t page, uint64
 		pagemap_devmem_set_owner(dm, NULL);
 		devmem_put(dm);
 	}
+}
+
+/* Forget device pages [page, end) of @r; drop the allocation with the last. */
+static void drop_run(struct svm *svm, struct svm_range *r, uint64_t page, uint64_t end)
+{
+	mark_run(svm, r, page, end, true);
+	release_if_empty(svm, r);
+}
+
+/*
+ * Bring device pages [page, end) of @r home to @addr. The placement is
+ * committed first and the install wakes the threads that faulted on these
+ * pages, so a woken thread (or a query it makes) never finds them "on the
+ * device"; a failed install puts the placement back.
+ */
+static int home_run(struct svm *svm, struct svm_range *r, uint64_t page, uint64_t end,
+		    uint64_t addr)
+{
+	int err;
+
+	mark_run(svm, r, page, end, true);
+	err = install_run(svm, r, page, end, addr);
+	if (err)
+		mark_run(svm, r, page, end, false);
+	return err;
 }
 
 /* Whether page @page of @r is still registered to the same backing. */
@@ -396,15 +452,12 @@ static int evict_pages(struct core *core, struct svm *svm, struct svm_range *r,
 		while (end < npages && svm_range_page_on_dev(r, end) &&
 		       (!registered_only || page_still_ours(svm, r, end)))
 			end++;
-		err = install_run(svm, r, page, end);
+		err = home_run(svm, r, page, end, r->start + (page << SVM_PAGE_SHIFT));
 		if (err)
 			break;
 		bytes += (end - page) << SVM_PAGE_SHIFT;
-		drop_run(svm, r, page, end);
-		/* Committed: threads that faulted on these pages may go on. */
-		svm->mm_ops->wake(svm->mm, r->start + (page << SVM_PAGE_SHIFT),
-				  (end - page) << SVM_PAGE_SHIFT);
 	}
+	release_if_empty(svm, r);
 	if (bytes) {
 		atomic_fetch_add(&core->stats.to_host, 1);
 		atomic_fetch_add(&core->stats.bytes_to_host, bytes);
@@ -493,7 +546,7 @@ int migrate_cpu_fault(struct core *core, struct svm *svm, uint64_t addr, uint64_
 		core_emit(core, &ev);
 	}
 	r = svm_range_find(svm, addr);
-	if (r && (r->flags & SVM_RANGE_UNMAPPED)) {
+	if (r && (svm_range_flags(svm, r) & SVM_RANGE_UNMAPPED)) {
 		/* Partly unmapped: the collector brings the mapped part home. */
 		err = migrate_collect(core, svm);
 		if (!err)
@@ -546,7 +599,7 @@ int migrate_collect(struct core *core, struct svm *svm)
 
 	while ((r = svm_gc_next(svm))) {
 		replica_drop_all(svm, r);
-		if (r->dm && (r->flags & SVM_RANGE_PARTIAL)) {
+		if (r->dm && (svm_range_flags(svm, r) & SVM_RANGE_PARTIAL)) {
 			err = evict_pages(core, svm, r, true, NULL);
 			if (err == -EAGAIN) {
 				svm_gc_requeue(svm, r);
@@ -643,7 +696,8 @@ static int populate_device(struct core *core, struct svm *svm, uint64_t start, u
  * error) is left where it was and the rest carries on.
  *
  * Return: 0 when everything is at @loc; otherwise the first error met
- * (-ENOSPC when the device is full), with @res telling what was done;
+ * (-ENOSPC when the device is full; -EFAULT also when part of the range
+ * was unmapped or freed meanwhile), with @res telling what was done;
  * -EINVAL, -EFAULT (not registered) or -ENODEV (unknown or unbound device)
  * before anything moved.
  */
@@ -666,8 +720,13 @@ int migrate_populate(struct core *core, struct svm *svm, uint64_t start, uint64_
 	start &= ~(SVM_PAGE_SIZE - 1);
 	res->requested = len;
 	if (!pm)
-		return populate_host(core, svm, start, start + len, op);
-	return populate_device(core, svm, start, start + len, pm, op);
+		err = populate_host(core, svm, start, start + len, op);
+	else
+		err = populate_device(core, svm, start, start + len, pm, op);
+	/* A range unmapped meanwhile: for the caller, memory not registered. */
+	if (res->error == -ENOENT)
+		res->error = -EFAULT;
+	return err == -ENOENT ? -EFAULT : err;
 }
 
 /*
@@ -881,8 +940,7 @@ int migrate_wp_fault(struct core *core, struct svm *svm, uint64_t addr)
 static int remap_range_pages(struct core *core, struct svm *svm, struct svm_range *r,
 			     uint64_t from, uint64_t to, uint64_t len)
 {
-	uint64_t npages = svm_range_npages(r), page, end, addr, off, bytes = 0;
-	void *src;
+	uint64_t npages = svm_range_npages(r), page, end, addr, bytes = 0;
 	int err = 0;
 
 	for (page = 0; page < npages && r->ndev; page = end) {
@@ -893,18 +951,12 @@ static int remap_range_pages(struct core *core, struct svm *svm, struct svm_rang
 		while (end < npages && svm_range_page_on_dev(r, end) &&
 		       r->start + (end << SVM_PAGE_SHIFT) < from + len)
 			end++;
-		off = page << SVM_PAGE_SHIFT;
-		src = devmem_map(r->dm, off, (end - page) << SVM_PAGE_SHIFT);
-		if (!src)
-			return -EOPNOTSUPP;
-		err = svm->mm_ops->install(svm->mm, to + (addr - from), src,
-					   (end - page) << SVM_PAGE_SHIFT);
+		err = home_run(svm, r, page, end, to + (addr - from));
 		if (err)
 			break;
 		bytes += (end - page) << SVM_PAGE_SHIFT;
-		drop_run(svm, r, page, end);
-		svm->mm_ops->wake(svm->mm, to + (addr - from), (end - page) << SVM_PAGE_SHIFT);
 	}
+	release_if_empty(svm, r);
 	if (bytes) {
 		atomic_fetch_add(&core->stats.to_host, 1);
 		atomic_fetch_add(&core->stats.bytes_to_host, bytes);

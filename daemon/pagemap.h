@@ -51,7 +51,8 @@ struct pagemap_provider_ops {
 	void (*destroy)(void *pool);
 	/**
 	 * @alloc: Allocate @size bytes of device memory (a power of two, at
-	 * least 4 KiB) and store its offset in @dev_off.
+	 * least 4 KiB) and store its offset in @dev_off. The contents are
+	 * undefined: users write every byte before reading any.
 	 * Return: 0 or -ENOSPC when no block is free.
 	 */
 	int (*alloc)(void *pool, uint64_t size, uint64_t *dev_off);
@@ -64,6 +65,12 @@ struct pagemap_provider_ops {
 	void *(*map)(void *pool, uint64_t dev_off, uint64_t len);
 	/** @copy_to_dev: Copy @len bytes from host @src to device memory. */
 	int (*copy_to_dev)(void *pool, uint64_t dev_off, const void *src, uint64_t len);
+	/**
+	 * @copy_fd_to_dev: Optional: copy @len bytes at @off of file @fd
+	 * (a client's memfd) to device memory, reading the file rather than a
+	 * mapping of it (no page-table work in gsvmd); holes read as zeros.
+	 */
+	int (*copy_fd_to_dev)(void *pool, uint64_t dev_off, int fd, uint64_t off, uint64_t len);
 	/** @copy_to_host: Copy @len bytes of device memory to host @dst. */
 	int (*copy_to_host)(void *pool, void *dst, uint64_t dev_off, uint64_t len);
 	/**
@@ -101,7 +108,10 @@ struct pagemap;
  *
  * @lru_link, @on_lru and @owner are protected by the pagemap's lock;
  * @timeslice_end, @replica, @next_replica and @stamp by the owning client's
- * driver lock (they change while the range is busy).
+ * driver lock (they change while the range is busy). Eviction, which holds
+ * only the pagemap's lock, also reads @timeslice_end, @replica and @stamp:
+ * they are written with __atomic stores and read there with __atomic loads
+ * (relaxed: a stale value only picks another victim).
  */
 struct devmem {
 	struct pagemap *pm;

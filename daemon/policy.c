@@ -68,12 +68,16 @@ struct devmem *policy_lru_victim(struct pagemap *pm, uint64_t stamp, bool replic
 {
 	struct devmem *dm;
 
+	/*
+	 * @stamp, @replica and @timeslice_end belong to the owning client's
+	 * driver lock, which is not held here: read them atomically (pagemap.h).
+	 */
 	TAILQ_FOREACH(dm, &pm->lru, lru_link) {
-		if (!dm->owner || (stamp && dm->stamp == stamp))
+		if (!dm->owner || (stamp && __atomic_load_n(&dm->stamp, __ATOMIC_RELAXED) == stamp))
 			continue;
-		if (replicas_only && !dm->replica)
+		if (replicas_only && !__atomic_load_n(&dm->replica, __ATOMIC_RELAXED))
 			continue;
-		if (!fresh_too && now < dm->timeslice_end)
+		if (!fresh_too && now < __atomic_load_n(&dm->timeslice_end, __ATOMIC_RELAXED))
 			continue;
 		return dm;
 	}

@@ -156,8 +156,9 @@ static void default_migrated(struct core *core, struct svm_range *r, int from, i
 	st->window_start = now;
 	st->throttled = 1;
 	st->stay_until = now + ms_ns(__atomic_load_n(&cfg->throttle_ms, __ATOMIC_RELAXED));
+	/* Eviction reads it under the pagemap lock only (pagemap.h). */
 	if (to >= 0 && r->dm)
-		r->dm->timeslice_end = st->stay_until;
+		__atomic_store_n(&r->dm->timeslice_end, st->stay_until, __ATOMIC_RELAXED);
 	if (st->throttles < UINT16_MAX)
 		st->throttles++;
 	atomic_fetch_add(&core->stats.thrash_throttled, 1);

@@ -113,7 +113,8 @@ int replica_make(struct core *core, struct svm *svm, struct svm_range *r, struct
 		err = -EAGAIN;
 		goto err;
 	}
-	dm->replica = true;
+	/* Eviction reads it under the pagemap lock only (pagemap.h). */
+	__atomic_store_n(&dm->replica, true, __ATOMIC_RELAXED);
 	dm->next_replica = r->replicas;
 	r->replicas = dm;
 	r->replica_mask |= 1ULL << pm->id;

@@ -25,6 +25,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "events.h"
@@ -33,6 +34,13 @@
 #include "migrate.h"
 #include "session.h"
 #include "wire.h"
+
+/* The seals an allocation's memfd must carry. */
+#define SESSION_SEALS (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)
+/* session_settle(): how often to look for busy ranges to go (100 us apart). */
+#define SESSION_SETTLE_TRIES 50000
+
+static void session_reap(struct session *s);
 
 struct session_msg {
 	TAILQ_ENTRY(session_msg) link;
@@ -93,6 +101,7 @@ int session_create(struct gsvmd *d, int sock, struct session **out)
 	s->shim_ops = &uffd_shim_ops;
 	pthread_mutex_init(&s->lock, NULL);
 	TAILQ_INIT(&s->outq);
+	workers_queue_init(&s->jobs);
 	pthread_mutex_lock(&d->lock);
 	s->id = ++d->next_session;
 	TAILQ_INSERT_TAIL(&d->sessions, s, link);
@@ -198,6 +207,9 @@ void session_close(struct session *s)
 	}
 	s->dead = true;
 	pthread_mutex_unlock(&s->lock);
+	if (s->bad_messages > 1)
+		log_warn("session %llu (pid %d): %u unreadable messages in all",
+			 (unsigned long long)s->id, (int)s->pid, s->bad_messages);
 	events_unsubscribe(d, s);
 	if (s->attached && core_events_wanted(&d->core)) {
 		struct event ev = { .type = EVENT_CLIENT_DISCONNECT, .svm = &s->svm };
@@ -231,8 +243,12 @@ static void session_flush_locked(struct session *s)
 		s->outq_len--;
 		mem_free(m);
 	}
+	/*
+	 * Not event_del(): from a worker it would wait for a running
+	 * control_write(), which waits for s->lock, which we hold.
+	 */
 	if (TAILQ_EMPTY(&s->outq))
-		event_del(s->ev_write);
+		event_del_noblock(s->ev_write);
 	else if (!s->dead)
 		event_add(s->ev_write, NULL);
 }
@@ -339,7 +355,8 @@ int session_attach(struct session *s, int fd)
 	err = s->shim_ops->start(s->shim);
 	if (err)
 		goto err_client;
-	s->attached = true;
+	/* Read without the event loop's ordering: by the fault thread, admin. */
+	__atomic_store_n(&s->attached, true, __ATOMIC_RELEASE);
 	return 0;
 err_client:
 	core_client_remove(core, &s->svm);
@@ -380,7 +397,11 @@ static int session_check_memfd(int fd, uint64_t size)
 	seals = fcntl(fd, F_GET_SEALS);
 	if (seals < 0)
 		return -EINVAL;
-	if ((seals & (F_SEAL_SHRINK | F_SEAL_GROW)) != (F_SEAL_SHRINK | F_SEAL_GROW))
+	/*
+	 * F_SEAL_SEAL too: a seal added later (F_SEAL_FUTURE_WRITE) would make
+	 * punching host pages fail, leaving stale copies the CPU would read.
+	 */
+	if ((seals & SESSION_SEALS) != SESSION_SEALS)
 		return -EINVAL;
 	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || (uint64_t)st.st_size != size)
 		return -EINVAL;
@@ -399,8 +420,35 @@ static int session_check_memfd(int fd, uint64_t size)
  * range or a memfd that is not sealed against shrinking and growing or not
  * of @size; -EEXIST when it overlaps another allocation; -ENOMEM.
  */
+/*
+ * Wait until what the client unmapped or freed before now is gone from
+ * gsvmd too: its unmap events handled, its ranges collected (a migration
+ * still holding one finishes first).
+ */
+static void session_settle(struct session *s)
+{
+	struct timespec pause = { 0, 100000 };
+	unsigned int tries;
+	int err;
+
+	if (s->shim_ops->sync(s->shim))
+		log_warn("session %llu: address-space events pending for 5 s",
+			 (unsigned long long)s->id);
+	for (tries = 0; tries < SESSION_SETTLE_TRIES; tries++) {
+		pthread_mutex_lock(&s->svm.lock);
+		err = migrate_collect(&s->d->core, &s->svm);
+		if (!err && atomic_exchange(&s->reap, false))
+			session_reap(s);
+		pthread_mutex_unlock(&s->svm.lock);
+		if (err != -EAGAIN)
+			return;
+		nanosleep(&pause, NULL);
+	}
+}
+
 int session_alloc(struct session *s, uint64_t addr, uint64_t size, int fd, uint64_t *id)
 {
+	bool settled = false;
 	struct session_bo *sbo = NULL;
 	void *map;
 	int err;
@@ -437,6 +485,7 @@ int session_alloc(struct session *s, uint64_t addr, uint64_t size, int fd, uint6
 		goto err_charged;
 	}
 	*sbo = (struct session_bo){ .fd = fd, .map = map, .size = size, .addr = addr };
+again:
 	pthread_mutex_lock(&s->svm.lock);
 	migrate_collect(&s->d->core, &s->svm);
 	*id = ++s->next_bo;
@@ -447,6 +496,16 @@ int session_alloc(struct session *s, uint64_t addr, uint64_t size, int fd, uint6
 			svm_bo_remove(&s->svm, *id);
 	}
 	pthread_mutex_unlock(&s->svm.lock);
+	/*
+	 * The kernel may hand out again an address the client just unmapped,
+	 * before gsvmd has read of it (munmap() waits for the unmap event to
+	 * be read, not handled): catch up, then look again.
+	 */
+	if ((err == -EEXIST || err == -EBUSY) && !settled) {
+		settled = true;
+		session_settle(s);
+		goto again;
+	}
 	if (err)
 		session_bo_drop(s, sbo);
 	return err;
@@ -479,7 +538,8 @@ static void session_reap(struct session *s)
  */
 void session_collect(struct session *s)
 {
-	if (!s->attached || (!svm_gc_pending(&s->svm) && !atomic_load(&s->reap)))
+	if (!__atomic_load_n(&s->attached, __ATOMIC_ACQUIRE) ||
+	    (!svm_gc_pending(&s->svm) && !atomic_load(&s->reap)))
 		return;
 	pthread_mutex_lock(&s->svm.lock);
 	if (!migrate_collect(&s->d->core, &s->svm) && atomic_exchange(&s->reap, false))
@@ -519,7 +579,11 @@ int session_free(struct session *s, uint64_t addr)
 		return -EINVAL;
 	err = migrate_unregister(&s->d->core, &s->svm, addr, size);
 	atomic_store(&s->reap, true);
-	session_collect(s);
+	/*
+	 * Ranges a migration still holds go when it lets go of them: wait for
+	 * that, so the address is free for the client's next allocation.
+	 */
+	session_settle(s);
 	return err == -EAGAIN ? 0 : err;
 }
 

@@ -13,6 +13,7 @@
 #include "gsvmd.h"
 #include "shim.h"
 #include "svm.h"
+#include "workers.h"
 
 struct event;
 struct session_msg;
@@ -54,9 +55,13 @@ struct session_bo {
  *           request is answered with it and the connection closed
  * @account: Its user's account (account.c)
  * @inflight: Requests being served on workers
+ * @jobs: Its queue in the worker pool (workers.c): clients are served in turn
+ * @bad_messages: Messages it sent that could not be read (loop thread only)
  * @overflow: It stopped reading its replies (max_backlog): being dropped
  * @svm: The client's SVM state (valid once @attached)
- * @attached: @svm is initialized and on the core's client list
+ * @attached: @svm is initialized and on the core's client list; set once
+ *            (__atomic release) when the fault thread already runs, read
+ *            by other threads with __atomic acquire loads
  * @shim_ops: The fault shim
  * @shim: The fault shim's state for this client
  * @next_bo: Id for the next allocation
@@ -83,6 +88,8 @@ struct session {
 	int refused;
 	struct account *account;
 	atomic_uint inflight;
+	struct workers_queue jobs;
+	unsigned int bad_messages;
 	bool overflow;
 	struct svm svm;
 	bool attached;

@@ -35,6 +35,13 @@ struct shim_ops {
 	 * the client's memory there is ordinary memory again.
 	 */
 	int (*unregister)(void *shim, uint64_t start, uint64_t len);
+	/**
+	 * @sync: Return once every address-space event (unmap, remove,
+	 * remap) the client's kernel reported before the call is handled;
+	 * called by workers (a no-op on the shim's own thread).
+	 * Return: 0, or -ETIMEDOUT after a few seconds.
+	 */
+	int (*sync)(void *shim);
 };
 
 extern const struct shim_ops uffd_shim_ops;

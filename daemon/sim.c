@@ -24,11 +24,14 @@
  * after sim_create(), so copies read them without a lock. @lock protects the
  * buddy allocator only.
  *
- * Zero-filled allocations cost nothing: a memfd page never written reads as
- * zeros, and sim_release() punches a freed block out of the memfd before the
- * block goes back to the allocator. Punch and free happen under @lock together,
- * so no other thread can be handed the block while its old contents are still
- * there.
+ * Device memory behaves like VRAM: a freed block goes back to the allocator
+ * with its pages still resident, so the next allocation reuses them without a
+ * page fault (faulting in and zeroing fresh shmem pages would cost more than
+ * the copy itself). An allocation's contents are therefore whatever was there
+ * before; the pagemap layer's users overwrite every byte of an allocation
+ * before anything reads it (a migration copies every page of a range in, a
+ * replica likewise), so no client ever sees another's data. The memory goes
+ * back to the host when the pool is destroyed (a pool-cache shrink).
  *
  * The copy model sets a deadline of start + latency + len / bandwidth when a
  * copy begins and sleeps until it after the memcpy, so a copy takes as long as
@@ -210,7 +213,7 @@ err:
 }
 
 /**
- * sim_alloc() - Allocate zero-filled device memory
+ * sim_alloc() - Allocate device memory (contents undefined)
  * @pool: Pool
  * @size: Bytes, rounded up to a power of two of at least 4 KiB
  * @dev_off: Receives the offset
@@ -232,7 +235,7 @@ static int sim_alloc(void *pool, uint64_t size, uint64_t *dev_off)
 }
 
 /**
- * sim_release() - Free device memory and return its pages to the host
+ * sim_release() - Free device memory; its pages stay resident for reuse
  * @pool: Pool
  * @dev_off: Offset from sim_alloc()
  * @size: Size passed to sim_alloc(); the allocator knows the block's real
@@ -243,21 +246,13 @@ static int sim_alloc(void *pool, uint64_t size, uint64_t *dev_off)
 static void sim_release(void *pool, uint64_t dev_off, uint64_t size)
 {
 	struct sim_pool *p = pool;
-	uint64_t bs;
 
 	(void)size;
 	if (!p)
 		return;
 	pthread_mutex_lock(&p->lock);
-	bs = buddy_block_size(p->buddy, dev_off);
-	if (!bs)
-		goto out;
-	/* Without the punch the next owner would see this owner's data. */
-	if (fallocate(p->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)dev_off,
-		      (off_t)bs) < 0)
-		memset(p->base + dev_off, 0, bs);
-	buddy_free(p->buddy, dev_off);
-out:
+	if (buddy_block_size(p->buddy, dev_off))
+		buddy_free(p->buddy, dev_off);
 	pthread_mutex_unlock(&p->lock);
 }
 
@@ -303,6 +298,48 @@ static int sim_copy_to_dev(void *pool, uint64_t dev_off, const void *src, uint64
 	memcpy(p->base + dev_off, src, len);
 	sim_charge_finish(&c);
 	return 0;
+}
+
+/**
+ * sim_copy_fd_to_dev() - Copy part of a file (a client's memfd) to the device
+ * @pool: Pool
+ * @dev_off: Destination offset
+ * @fd: The file
+ * @off: Offset in it
+ * @len: Bytes
+ *
+ * pread() straight into the pool: the kernel copies from the file's pages,
+ * so gsvmd maps none of them (mapping and faulting in a client's pages costs
+ * more than copying them). Holes read as zeros.
+ *
+ * Return: 0; -EINVAL for a bad argument or a range outside the pool; -EIO
+ * when failure injection fires or the file is shorter; pread()'s error.
+ */
+static int sim_copy_fd_to_dev(void *pool, uint64_t dev_off, int fd, uint64_t off, uint64_t len)
+{
+	struct sim_pool *p = pool;
+	struct sim_charge c;
+	uint64_t done = 0;
+	ssize_t n;
+	int rc;
+
+	if (!p || fd < 0 || !sim_range_ok(p, dev_off, len))
+		return -EINVAL;
+	rc = sim_copy_start(p, len, 0, &c);
+	if (rc)
+		return rc;
+	while (done < len) {
+		n = pread(fd, p->base + dev_off + done, len - done, (off_t)(off + done));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			rc = n < 0 ? -errno : -EIO;
+			break;
+		}
+		done += (uint64_t)n;
+	}
+	sim_charge_finish(&c);
+	return rc;
 }
 
 /**
@@ -428,6 +465,7 @@ const struct pagemap_provider_ops sim_provider_ops = {
 	.release = sim_release,
 	.map = sim_map,
 	.copy_to_dev = sim_copy_to_dev,
+	.copy_fd_to_dev = sim_copy_fd_to_dev,
 	.copy_to_host = sim_copy_to_host,
 	.copy_peer = sim_copy_peer,
 	.clear = sim_clear,

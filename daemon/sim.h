@@ -11,9 +11,10 @@
  *
  * A sim device's memory is a memfd of the configured capacity, mapped into
  * gsvmd and carved by the buddy allocator (4 KiB minimum). Copies are real
- * memcpy: data handed to a sim device really leaves the client. Freed blocks
- * are punched out of the memfd so that device memory nobody uses costs no
- * host RAM. An optional model charges @bandwidth bytes/s and @latency_us per
+ * memcpy: data handed to a sim device really leaves the client. Like VRAM,
+ * freed device memory stays resident and is reused (allocations' contents are
+ * undefined; users overwrite them); it returns to the host when the pool is
+ * destroyed. An optional model charges @bandwidth bytes/s and @latency_us per
  * copy (by sleeping) to imitate a slower bus; it is off by default.
  *
  * sim_provider_ops (declared in pagemap.h) is the provider ops table.

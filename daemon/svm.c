@@ -162,7 +162,7 @@ int svm_init(struct svm *svm, const struct svm_config *cfg, const struct svm_mm_
 	if (err)
 		return err;
 	if (!mm_ops || !mm_ops->protect || !mm_ops->unprotect || !mm_ops->release ||
-	    !mm_ops->install || !mm_ops->wake || !mm_ops->fill_zero)
+	    !mm_ops->install || !mm_ops->fill_zero)
 		return -EINVAL;
 	memset(svm, 0, sizeof(*svm));
 	err = vamap_init(&svm->va, SVM_PAGE_SIZE, SVM_MM_END - SVM_PAGE_SIZE);
@@ -711,7 +711,7 @@ int svm_range_find_or_insert(struct svm *svm, uint64_t addr, struct svm_range **
 		return -EFAULT;
 	r = svm_range_find(svm, addr);
 	if (r) {
-		if (r->flags & SVM_RANGE_UNMAPPED)
+		if (svm_range_flags(svm, r) & SVM_RANGE_UNMAPPED)
 			return -EAGAIN;
 		*out = r;
 		return 0;
@@ -871,6 +871,27 @@ uint64_t svm_range_seq(struct svm *svm, struct svm_range *r)
 bool svm_range_pages_valid(struct svm_range *r, uint64_t seq)
 {
 	return r->notifier->seq == seq && !(r->flags & SVM_RANGE_UNMAPPED);
+}
+
+/**
+ * svm_range_flags() - A range's flags, for a caller without the notifier lock
+ * @svm: The client; the notifier lock is not held
+ * @r: The range
+ *
+ * Invalidations set flags under the notifier lock alone (the fault thread
+ * does not take the driver lock), so holding the driver lock is not enough
+ * to read them.
+ *
+ * Return: &enum svm_range_flags of @r.
+ */
+uint32_t svm_range_flags(struct svm *svm, const struct svm_range *r)
+{
+	uint32_t flags;
+
+	pthread_mutex_lock(&svm->notifier_lock);
+	flags = r->flags;
+	pthread_mutex_unlock(&svm->notifier_lock);
+	return flags;
 }
 
 /**
@@ -1041,14 +1062,15 @@ void svm_gc_requeue(struct svm *svm, struct svm_range *r)
 }
 
 /* Narrow [*s, *e) around @addr to the host pages of @r that contain it. */
-static int svm_window_in_range(struct svm_range *r, uint64_t addr, uint64_t *s, uint64_t *e)
+static int svm_window_in_range(struct svm *svm, struct svm_range *r, uint64_t addr, uint64_t *s,
+			       uint64_t *e)
 {
 	uint64_t page = (addr - r->start) >> SVM_PAGE_SHIFT, first = page, last = page;
 	uint64_t npages = svm_range_npages(r);
 
 	if (r->busy)
 		return -EBUSY;
-	if (r->flags & SVM_RANGE_UNMAPPED)
+	if (svm_range_flags(svm, r) & SVM_RANGE_UNMAPPED)
 		return -EAGAIN;
 	if (!r->ndev) {
 		*s = r->start > *s ? r->start : *s;
@@ -1103,7 +1125,7 @@ int svm_host_window(struct svm *svm, uint64_t addr, uint64_t *start, uint64_t *e
 		e = va->start + va->len;
 	for (r = svm_range_first(svm, s, e); r && r->start < e; r = svm_range_next(svm, r)) {
 		if (r->start <= addr && addr < r->end) {
-			err = svm_window_in_range(r, addr, &s, &e);
+			err = svm_window_in_range(svm, r, addr, &s, &e);
 			if (err)
 				return err;
 			continue;

@@ -94,15 +94,13 @@ struct svm_mm_ops {
 	int (*release)(void *mm, struct svm_bo *bo, uint64_t offset, uint64_t len);
 	/**
 	 * @install: Atomically fill missing pages of [@addr, @addr + @len)
-	 * from @src (which is not in the client's memory). Pages already
-	 * present are skipped, not overwritten. Threads waiting on the pages
-	 * are not woken: the caller commits its bookkeeping first, then calls
-	 * @wake, so a woken thread never sees a stale placement.
+	 * from @src (which is not in the client's memory) and wake the threads
+	 * waiting on them. Pages already present are skipped, not overwritten.
+	 * The caller commits the pages' placement before, so a woken thread
+	 * never sees a stale one.
 	 * Return: 0, -ENOENT if the range is no longer mapped, -EAGAIN.
 	 */
 	int (*install)(void *mm, uint64_t addr, const void *src, uint64_t len);
-	/** @wake: Wake threads waiting on pages of [@addr, @addr + @len). */
-	int (*wake)(void *mm, uint64_t addr, uint64_t len);
 	/**
 	 * @fill_zero: Atomically fill the missing pages of [@addr, @addr +
 	 * @len), backed by @bo at @offset, with zeros and wake threads waiting
@@ -110,6 +108,11 @@ struct svm_mm_ops {
 	 * Return: 0, -ENOENT, -EAGAIN.
 	 */
 	int (*fill_zero)(void *mm, uint64_t addr, struct svm_bo *bo, uint64_t offset, uint64_t len);
+	/**
+	 * @host_fd: Optional: a file descriptor whose contents are @bo's host
+	 * pages (its memfd), for providers that copy from a file; -1 if none.
+	 */
+	int (*host_fd)(void *mm, struct svm_bo *bo);
 	/**
 	 * @range_idle: A range that was busy became idle; faults parked on it
 	 * can be retried (optional).
@@ -282,6 +285,7 @@ void svm_notifier_lock(struct svm *svm);
 void svm_notifier_unlock(struct svm *svm);
 uint64_t svm_range_seq(struct svm *svm, struct svm_range *r);
 bool svm_range_pages_valid(struct svm_range *r, uint64_t seq);
+uint32_t svm_range_flags(struct svm *svm, const struct svm_range *r);
 
 int svm_range_begin(struct svm *svm, struct svm_range *r, bool wait);
 void svm_range_end(struct svm *svm, struct svm_range *r);

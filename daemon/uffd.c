@@ -73,7 +73,13 @@ struct uffd_shim {
 	bool started;
 	bool no_wp;
 	atomic_bool stop;
+	atomic_bool parked;	/* work may wait for a range to go idle */
+	atomic_uint_fast64_t sync_req;	/* uffd_sync() calls made */
+	uint64_t sync_done;		/* of those, answered (sync_lock) */
+	pthread_mutex_t sync_lock;
+	pthread_cond_t synced;
 	bool again;
+	bool drained;
 	TAILQ_HEAD(, uffd_item) events;
 	TAILQ_HEAD(, uffd_item) faults;
 };
@@ -165,10 +171,11 @@ static int uffd_release(void *mm, struct svm_bo *bo, uint64_t offset, uint64_t l
 /*
  * UFFDIO_COPY or UFFDIO_ZEROPAGE over [addr, addr + len): pages that exist
  * are skipped, partial progress is kept, EAGAIN retried as the caller may.
- * Copies do not wake the waiting threads (the caller does, once it has
- * committed); zero-fills do.
+ * Both wake the threads waiting on the pages they fill; *@skipped is set
+ * when some page already existed (its waiters are not woken by the ioctl).
  */
-static int uffd_fill(struct uffd_shim *sh, uint64_t addr, const uint8_t *src, uint64_t len)
+static int uffd_fill(struct uffd_shim *sh, uint64_t addr, const uint8_t *src, uint64_t len,
+		     bool *skipped)
 {
 	uint64_t start = 0;
 	unsigned int tries = 0;
@@ -176,12 +183,7 @@ static int uffd_fill(struct uffd_shim *sh, uint64_t addr, const uint8_t *src, ui
 	int err;
 
 	while (len) {
-		struct uffdio_copy c = {
-			.dst = addr,
-			.src = (uintptr_t)src,
-			.len = len,
-			.mode = UFFDIO_COPY_MODE_DONTWAKE,
-		};
+		struct uffdio_copy c = { .dst = addr, .src = (uintptr_t)src, .len = len };
 		struct uffdio_zeropage z = { .range = { .start = addr, .len = len } };
 
 		if (src) {
@@ -200,6 +202,7 @@ static int uffd_fill(struct uffd_shim *sh, uint64_t addr, const uint8_t *src, ui
 			continue;
 		}
 		if (err == -EEXIST) {
+			*skipped = true;
 			addr += UFFD_PAGE;
 			src = src ? src + UFFD_PAGE : NULL;
 			len -= UFFD_PAGE;
@@ -215,19 +218,24 @@ static int uffd_fill(struct uffd_shim *sh, uint64_t addr, const uint8_t *src, ui
 	return 0;
 }
 
-static int uffd_install(void *mm, uint64_t addr, const void *src, uint64_t len)
-{
-	return uffd_fill(mm, addr, src, len);
-}
-
-static int uffd_wake_range(void *mm, uint64_t addr, uint64_t len)
+static int uffd_wake_range(struct uffd_shim *sh, uint64_t addr, uint64_t len)
 {
 	struct uffdio_range r = { .start = addr, .len = len };
-	struct uffd_shim *sh = mm;
 
 	if (ioctl(sh->uffd, UFFDIO_WAKE, &r) && errno != ENOENT)
 		return -errno;
 	return 0;
+}
+
+static int uffd_install(void *mm, uint64_t addr, const void *src, uint64_t len)
+{
+	bool skipped = false;
+	int err = uffd_fill(mm, addr, src, len, &skipped);
+
+	/* A page that was there already: its waiters still need waking. */
+	if (!err && skipped)
+		err = uffd_wake_range(mm, addr, len);
+	return err;
 }
 
 /* Zero-fill the holes of [offset, offset + len) of @bo, mapped at @addr. */
@@ -236,32 +244,62 @@ static int uffd_fill_zero(void *mm, uint64_t addr, struct svm_bo *bo, uint64_t o
 {
 	struct session_bo *sbo = bo->priv;
 	uint64_t pos = offset, end = offset + len;
+	bool skipped = false;
 	off_t hole, data;
-	int err;
+	int err = 0;
 
 	while (pos < end) {
 		hole = lseek(sbo->fd, (off_t)pos, SEEK_HOLE);
-		if (hole < 0 || (uint64_t)hole >= end)
-			return hole < 0 ? -errno : 0;
+		if (hole < 0 || (uint64_t)hole >= end) {
+			err = hole < 0 ? -errno : 0;
+			break;
+		}
 		data = lseek(sbo->fd, hole, SEEK_DATA);
 		if (data < 0 || (uint64_t)data > end)
 			data = (off_t)end;
 		err = uffd_fill(mm, addr + ((uint64_t)hole - offset), NULL,
-				(uint64_t)(data - hole));
+				(uint64_t)(data - hole), &skipped);
 		if (err)
 			return err;
 		pos = (uint64_t)data;
 	}
-	return 0;
+	/*
+	 * The faulting page may have been filled meanwhile (not a hole, or
+	 * skipped): wake its waiters, which the ioctls did not.
+	 */
+	if (!err)
+		err = uffd_wake_range(mm, addr, len);
+	return err;
+}
+
+static int uffd_host_fd(void *mm, struct svm_bo *bo)
+{
+	struct session_bo *sbo = bo->priv;
+
+	(void)mm;
+	return sbo->fd;
+}
+
+/* Wake the fault thread. */
+static void uffd_kick(struct uffd_shim *sh)
+{
+	uint64_t one = 1;
+
+	if (write(sh->wakefd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		log_warn("eventfd: %s", strerror(errno));
 }
 
 static void uffd_range_idle(void *mm)
 {
 	struct uffd_shim *sh = mm;
-	uint64_t one = 1;
 
-	if (write(sh->wakefd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-		log_warn("eventfd: %s", strerror(errno));
+	/*
+	 * On the fault thread itself nothing is parked on a range it owned: it
+	 * handles its faults one after the other, and retries parked ones on
+	 * every pass anyway. Elsewhere, only when something waits.
+	 */
+	if (uffd_current != sh && atomic_load(&sh->parked))
+		uffd_kick(sh);
 }
 
 static const struct svm_mm_ops uffd_mm_ops = {
@@ -269,19 +307,10 @@ static const struct svm_mm_ops uffd_mm_ops = {
 	.unprotect = uffd_unprotect,
 	.release = uffd_release,
 	.install = uffd_install,
-	.wake = uffd_wake_range,
 	.fill_zero = uffd_fill_zero,
+	.host_fd = uffd_host_fd,
 	.range_idle = uffd_range_idle,
 };
-
-static void uffd_wake(struct uffd_shim *sh, uint64_t addr)
-{
-	struct uffdio_range r = { .start = addr & ~(UFFD_PAGE - 1), .len = UFFD_PAGE };
-
-	if (ioctl(sh->uffd, UFFDIO_WAKE, &r) && errno != ENOENT)
-		log_debug("session %llu: wake %#llx: %s", (unsigned long long)sh->s->id,
-			  (unsigned long long)addr, strerror(errno));
-}
 
 /* Handle one address-space event; -EBUSY and -EAGAIN mean "not yet". */
 static int uffd_event(struct uffd_shim *sh, const struct uffd_msg *m)
@@ -309,15 +338,11 @@ static int uffd_fault(struct uffd_shim *sh, const struct uffd_msg *m, uint64_t *
 {
 	struct session *s = sh->s;
 	uint64_t addr = m->arg.pagefault.address & ~(UFFD_PAGE - 1);
-	int err;
 
+	/* Resolving a fault wakes its thread (install, zero-fill, unprotect). */
 	if (m->arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WP)
-		err = migrate_wp_fault(&s->d->core, &s->svm, addr);
-	else
-		err = migrate_cpu_fault(&s->d->core, &s->svm, addr, retry_at);
-	if (!err)
-		uffd_wake(sh, addr);
-	return err;
+		return migrate_wp_fault(&s->d->core, &s->svm, addr);
+	return migrate_cpu_fault(&s->d->core, &s->svm, addr, retry_at);
 }
 
 static void uffd_item_done(struct uffd_shim *sh, struct uffd_item *it, bool event)
@@ -348,6 +373,11 @@ static void uffd_process(struct uffd_shim *sh)
 	int err;
 
 	sh->again = false;
+	/*
+	 * Before any range is looked at: a worker that ends a range after we
+	 * found it busy then sees the flag and wakes us (uffd_range_idle()).
+	 */
+	atomic_store(&sh->parked, true);
 	while ((it = TAILQ_FIRST(&sh->events))) {
 		err = uffd_event(sh, &it->msg);
 		if (err == -EAGAIN)
@@ -379,6 +409,10 @@ static void uffd_process(struct uffd_shim *sh)
 			uffd_fault_later(sh, it, err, now);
 		}
 	}
+	TAILQ_FOREACH(it, &sh->faults, link)
+		if (!it->deadline)
+			goto out;
+	atomic_store(&sh->parked, false);
 out:
 	session_collect(sh->s);
 }
@@ -395,6 +429,9 @@ static int uffd_read(struct uffd_shim *sh)
 		n = read(sh->uffd, msgs, sizeof(msgs));
 		if (n < 0)
 			return errno == EAGAIN || errno == EINTR ? 0 : -errno;
+		/* A short read drained the queue: no need to ask again. */
+		if (n < (ssize_t)sizeof(msgs))
+			sh->drained = true;
 		for (i = 0; i < n / (ssize_t)sizeof(msgs[0]); i++) {
 			it = mem_zalloc(sizeof(*it));
 			if (!it)
@@ -405,6 +442,10 @@ static int uffd_read(struct uffd_shim *sh)
 				TAILQ_INSERT_TAIL(&sh->faults, it, link);
 			else
 				TAILQ_INSERT_TAIL(&sh->events, it, link);
+		}
+		if (sh->drained) {
+			sh->drained = false;
+			return 0;
 		}
 	}
 }
@@ -430,6 +471,17 @@ static int uffd_timeout(struct uffd_shim *sh)
 	return next > UFFD_IDLE_POLL_MS ? UFFD_IDLE_POLL_MS : (int)next;
 }
 
+/* The events read before sync request @req are handled: answer it. */
+static void uffd_synced(struct uffd_shim *sh, uint64_t req)
+{
+	pthread_mutex_lock(&sh->sync_lock);
+	if (sh->sync_done < req) {
+		sh->sync_done = req;
+		pthread_cond_broadcast(&sh->synced);
+	}
+	pthread_mutex_unlock(&sh->sync_lock);
+}
+
 static void *uffd_main(void *arg)
 {
 	struct uffd_shim *sh = arg;
@@ -437,7 +489,7 @@ static void *uffd_main(void *arg)
 		{ .fd = sh->uffd, .events = POLLIN },
 		{ .fd = sh->wakefd, .events = POLLIN },
 	};
-	uint64_t count;
+	uint64_t count, req;
 	int err;
 
 	uffd_current = sh;
@@ -452,20 +504,33 @@ static void *uffd_main(void *arg)
 			log_warn("eventfd: %s", strerror(errno));
 		if (atomic_load(&sh->stop))
 			break;
+		/* Every event queued before a uffd_sync() call is read below. */
+		req = atomic_load(&sh->sync_req);
 		err = uffd_read(sh);
-		if (err)
-			log_warn("session %llu: userfaultfd read: %s", (unsigned long long)sh->s->id,
-				 strerror(-err));
+		if (err) {
+			/*
+			 * The descriptor is broken (the kernel said so): no
+			 * fault of this client can be served any more. Say it
+			 * once and stop, rather than spin on it.
+			 */
+			log_err("session %llu: userfaultfd read: %s: no longer serving its faults",
+				(unsigned long long)sh->s->id, strerror(-err));
+			break;
+		}
 		uffd_process(sh);
+		if (TAILQ_EMPTY(&sh->events))
+			uffd_synced(sh, req);
 		if (sh->again)
 			uffd_pause(1);
 	}
+	uffd_synced(sh, UINT64_MAX);
 	return NULL;
 }
 
 /* Whether @fd is a userfaultfd, judged by its anonymous inode's name. */
 static bool uffd_is_userfaultfd(int fd)
 {
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
 	char path[64], target[64];
 	ssize_t n;
 
@@ -474,7 +539,13 @@ static bool uffd_is_userfaultfd(int fd)
 	if (n < 0)
 		return false;
 	target[n] = 0;
-	return !strcmp(target, "anon_inode:[userfaultfd]");
+	if (strcmp(target, "anon_inode:[userfaultfd]"))
+		return false;
+	/*
+	 * One the client never set up (UFFDIO_API) polls as an error and
+	 * refuses every read: it cannot forward anything.
+	 */
+	return poll(&pfd, 1, 0) >= 0 && !(pfd.revents & (POLLERR | POLLNVAL));
 }
 
 static int uffd_create(struct session *s, int fd, void **out)
@@ -515,6 +586,8 @@ static int uffd_create(struct session *s, int fd, void **out)
 			 (unsigned long long)s->id);
 	TAILQ_INIT(&sh->events);
 	TAILQ_INIT(&sh->faults);
+	pthread_mutex_init(&sh->sync_lock, NULL);
+	pthread_cond_init(&sh->synced, NULL);
 	*out = sh;
 	return 0;
 err_fd:
@@ -541,7 +614,7 @@ static void uffd_destroy(void *shim)
 	if (!sh)
 		return;
 	atomic_store(&sh->stop, true);
-	uffd_range_idle(sh);
+	uffd_kick(sh);
 	if (sh->started)
 		pthread_join(sh->thread, NULL);
 	while ((it = TAILQ_FIRST(&sh->events)))
@@ -550,6 +623,8 @@ static void uffd_destroy(void *shim)
 		uffd_item_done(sh, it, false);
 	close(sh->wakefd);
 	close(sh->uffd);
+	pthread_cond_destroy(&sh->synced);
+	pthread_mutex_destroy(&sh->sync_lock);
 	mem_free(sh);
 }
 
@@ -561,6 +636,31 @@ static int uffd_unregister(void *shim, uint64_t start, uint64_t len)
 	return uffd_ioctl(sh, UFFDIO_UNREGISTER, &r);
 }
 
+/* How long uffd_sync() waits for the fault thread. */
+#define UFFD_SYNC_NS (5ULL * 1000000000ULL)
+
+static int uffd_sync(void *shim)
+{
+	struct uffd_shim *sh = shim;
+	uint64_t req, deadline;
+	struct timespec ts;
+	int err = 0;
+
+	if (uffd_current == sh || !sh->started)
+		return 0;
+	req = atomic_fetch_add(&sh->sync_req, 1) + 1;
+	uffd_kick(sh);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	deadline = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec + UFFD_SYNC_NS;
+	ts.tv_sec = (time_t)(deadline / 1000000000ULL);
+	ts.tv_nsec = (long)(deadline % 1000000000ULL);
+	pthread_mutex_lock(&sh->sync_lock);
+	while (sh->sync_done < req && !err)
+		err = -pthread_cond_timedwait(&sh->synced, &sh->sync_lock, &ts);
+	pthread_mutex_unlock(&sh->sync_lock);
+	return err == -ETIMEDOUT ? -ETIMEDOUT : 0;
+}
+
 const struct shim_ops uffd_shim_ops = {
 	.name = "userfaultfd",
 	.mm_ops = &uffd_mm_ops,
@@ -568,4 +668,5 @@ const struct shim_ops uffd_shim_ops = {
 	.start = uffd_start,
 	.destroy = uffd_destroy,
 	.unregister = uffd_unregister,
+	.sync = uffd_sync,
 };

@@ -72,9 +72,10 @@ static void wire_take_fds(struct cmsghdr *c, int *fds, int *nfds, int max)
  *       are closed
  * @nfds: Receives how many were kept
  *
- * Return: 0; -ENOTCONN when the peer closed the connection; -EMSGSIZE for a
- * message larger than @cap; -EPROTO when the control data was truncated
- * (any descriptors received are closed); recvmsg()'s errno (-EAGAIN).
+ * Return: 0; -ENOTCONN when the peer closed the connection (or sent an empty
+ * message, which reads the same); -EMSGSIZE for a message larger than @cap;
+ * -EPROTO when the control data was truncated (with each of these, any
+ * descriptors received are closed); recvmsg()'s errno (-EAGAIN).
  */
 int wire_recv(int sock, void *buf, size_t cap, size_t *len, int *fds, int *nfds)
 {
@@ -99,14 +100,18 @@ int wire_recv(int sock, void *buf, size_t cap, size_t *len, int *fds, int *nfds)
 	for (c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
 		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
 			wire_take_fds(c, fds, nfds, WIRE_MAX_FDS);
-	if (msg.msg_flags & (MSG_CTRUNC | MSG_TRUNC)) {
+	/*
+	 * Descriptors of a message that is not delivered are closed, those of
+	 * an empty one too: it reads as end of file (found by fuzz_conn).
+	 */
+	if (!n || msg.msg_flags & (MSG_CTRUNC | MSG_TRUNC)) {
 		for (i = 0; i < *nfds; i++)
 			close(fds[i]);
 		*nfds = 0;
-		return (msg.msg_flags & MSG_CTRUNC) ? -EPROTO : -EMSGSIZE;
-	}
-	if (n == 0)
+		if (msg.msg_flags & (MSG_CTRUNC | MSG_TRUNC))
+			return (msg.msg_flags & MSG_CTRUNC) ? -EPROTO : -EMSGSIZE;
 		return -ENOTCONN;
+	}
 	*len = (size_t)n;
 	return 0;
 }

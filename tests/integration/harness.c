@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -35,10 +36,52 @@ static bool socket_answers(const char *path)
 	return ok;
 }
 
+/* The whole file as a string (free() it), or NULL. */
+static char *read_text(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *buf = NULL;
+	size_t len = 0;
+	long size;
+
+	if (!f)
+		return NULL;
+	if (!fseek(f, 0, SEEK_END) && (size = ftell(f)) >= 0 && !fseek(f, 0, SEEK_SET))
+		buf = malloc((size_t)size + 1);
+	if (buf) {
+		len = fread(buf, 1, (size_t)size, f);
+		buf[len] = 0;
+	}
+	fclose(f);
+	return buf;
+}
+
+static bool log_says(const char *path, const char *text)
+{
+	char *buf = read_text(path);
+	bool found = buf && strstr(buf, text);
+
+	free(buf);
+	return found;
+}
+
+unsigned int timeout_scale(void)
+{
+	const char *s = getenv("GSVM_TEST_TIMEOUT_SCALE");
+	unsigned long v = s ? strtoul(s, NULL, 10) : 1;
+
+	return v >= 1 && v <= 1000 ? (unsigned int)v : 1;
+}
+
+/* Room for $GSVMD_WRAPPER's words, valgrind's --log-file and gsvmd's own. */
+#define GSVMD_ARGV_MAX 64
+
 int gsvmd_start(struct gsvmd_proc *p, const char *config_text)
 {
-	const char *bin = getenv("GSVMD");
-	char conf[128] = "";
+	const char *bin = getenv("GSVMD"), *wrapper = getenv("GSVMD_WRAPPER");
+	char conf[128] = "", words[1024] = "", vgopt[160], *w, *save;
+	const char *argv[GSVMD_ARGV_MAX], *prog = bin;
+	int argc = 0;
 	uint64_t deadline;
 	FILE *f;
 	int fd;
@@ -60,6 +103,31 @@ int gsvmd_start(struct gsvmd_proc *p, const char *config_text)
 		fputs(config_text, f);
 		fclose(f);
 	}
+	/* [wrapper words [--log-file=...]] gsvmd -v -s SOCK [-c CONF] */
+	p->vglog[0] = 0;
+	snprintf(words, sizeof(words), "%s", wrapper ? wrapper : "");
+	for (w = strtok_r(words, " \t", &save); w && argc < GSVMD_ARGV_MAX - 8;
+	     w = strtok_r(NULL, " \t", &save))
+		argv[argc++] = w;
+	if (argc)
+		prog = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
+	if (argc && !strcmp(prog, "valgrind")) {
+		snprintf(p->vglog, sizeof(p->vglog), "%s/valgrind.log", p->dir);
+		snprintf(vgopt, sizeof(vgopt), "--log-file=%s", p->vglog);
+		argv[argc++] = vgopt;
+	}
+	if (argc)
+		prog = argv[0];
+	argv[argc] = prog == bin ? "gsvmd" : bin;
+	argc++;
+	argv[argc++] = "-v";
+	argv[argc++] = "-s";
+	argv[argc++] = p->sock;
+	if (conf[0]) {
+		argv[argc++] = "-c";
+		argv[argc++] = conf;
+	}
+	argv[argc] = NULL;
 	p->pid = fork();
 	if (p->pid < 0)
 		return -1;
@@ -70,15 +138,21 @@ int gsvmd_start(struct gsvmd_proc *p, const char *config_text)
 			dup2(fd, 1);
 		}
 		unsetenv("GSVM_SOCKET");
-		if (conf[0])
-			execl(bin, "gsvmd", "-v", "-s", p->sock, "-c", conf, (char *)NULL);
+		if (prog == bin)
+			execv(prog, (char *const *)argv);
 		else
-			execl(bin, "gsvmd", "-v", "-s", p->sock, (char *)NULL);
+			execvp(prog, (char *const *)argv);
 		_exit(127);
 	}
 	setenv("GSVM_SOCKET", p->sock, 1);
-	deadline = now_ns() + 30ULL * 1000000000ULL;
-	while (!socket_answers(p->sock)) {
+	deadline = now_ns() + 30ULL * timeout_scale() * 1000000000ULL;
+	/*
+	 * The socket answers as soon as it listens, but gsvmd logs "listening
+	 * on" only once everything else (the metrics endpoint) is up too; under
+	 * valgrind there is time between the two. Until then nobody accepts:
+	 * connect only after the line.
+	 */
+	while (!log_says(p->log, "listening on ") || !socket_answers(p->sock)) {
 		if (now_ns() > deadline || waitpid(p->pid, NULL, WNOHANG) == p->pid) {
 			gsvmd_dump_log(p);
 			return -1;
@@ -88,23 +162,56 @@ int gsvmd_start(struct gsvmd_proc *p, const char *config_text)
 	return 0;
 }
 
-void gsvmd_dump_log(struct gsvmd_proc *p)
+static void dump_file(const char *path, const char *what)
 {
 	char line[512];
-	FILE *f = fopen(p->log, "r");
+	FILE *f = fopen(path, "r");
 
 	if (!f)
 		return;
-	fprintf(stderr, "---- gsvmd log (%s) ----\n", p->log);
+	fprintf(stderr, "---- %s (%s) ----\n", what, path);
 	while (fgets(line, sizeof(line), f))
 		fputs(line, stderr);
-	fprintf(stderr, "---- end of gsvmd log ----\n");
+	fprintf(stderr, "---- end of %s ----\n", what);
 	fclose(f);
+}
+
+void gsvmd_dump_log(struct gsvmd_proc *p)
+{
+	dump_file(p->log, "gsvmd log");
+}
+
+/* Whether gsvmd's log holds a sanitizer's report (ASan, UBSan, TSan). */
+static bool log_has_sanitizer_report(const char *path)
+{
+	static const char *const marks[] = { "ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+					     "WARNING: ThreadSanitizer", "runtime error:" };
+	char *text = read_text(path);
+	bool found = false;
+	size_t i;
+
+	for (i = 0; text && i < sizeof(marks) / sizeof(marks[0]); i++)
+		found = found || strstr(text, marks[i]);
+	free(text);
+	return found;
+}
+
+/* Whether valgrind's log says "ERROR SUMMARY: 0 errors" (its last summary). */
+static bool valgrind_clean(const char *path)
+{
+	char *text = read_text(path), *at, *last = NULL;
+	bool clean;
+
+	for (at = text; at && (at = strstr(at, "ERROR SUMMARY: ")); at++)
+		last = at;
+	clean = last && !strncmp(last, "ERROR SUMMARY: 0 errors", 23);
+	free(text);
+	return clean;
 }
 
 int gsvmd_stop(struct gsvmd_proc *p, int sig)
 {
-	int status = 0;
+	int status = 0, ret;
 
 	if (p->pid <= 0)
 		return -1;
@@ -112,9 +219,18 @@ int gsvmd_stop(struct gsvmd_proc *p, int sig)
 	if (waitpid(p->pid, &status, 0) < 0)
 		return -1;
 	p->pid = 0;
-	if (WIFSIGNALED(status))
-		return 128 + WTERMSIG(status);
-	return WEXITSTATUS(status);
+	ret = WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+	if (log_has_sanitizer_report(p->log)) {
+		fprintf(stderr, "\ngsvmd: a sanitizer reported an error\n");
+		gsvmd_dump_log(p);
+	}
+	/* Killed, valgrind wrote no verdict: only an exit has one to check. */
+	if (p->vglog[0] && WIFEXITED(status) && !valgrind_clean(p->vglog)) {
+		fprintf(stderr, "\ngsvmd: valgrind found errors (exit status %d)\n", ret);
+		dump_file(p->vglog, "valgrind log");
+		ret = GSVMD_VALGRIND_FAILED;
+	}
+	return ret;
 }
 
 int run_capture(const char *const *argv, char *out, size_t outlen)
@@ -137,7 +253,7 @@ int run_capture(const char *const *argv, char *out, size_t outlen)
 	if (!pid) {
 		dup2(pfd[1], 1);
 		dup2(pfd[1], 2);
-		alarm(60);
+		alarm(60 * timeout_scale());
 		execvp(argv[0], (char *const *)argv);
 		fprintf(stderr, "%s: %s\n", argv[0], strerror(errno));
 		_exit(127);
@@ -155,29 +271,9 @@ int run_capture(const char *const *argv, char *out, size_t outlen)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-/* The whole file as a string (free() it), or NULL. */
-static char *read_text(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char *buf = NULL;
-	size_t len = 0;
-	long size;
-
-	if (!f)
-		return NULL;
-	if (!fseek(f, 0, SEEK_END) && (size = ftell(f)) >= 0 && !fseek(f, 0, SEEK_SET))
-		buf = malloc((size_t)size + 1);
-	if (buf) {
-		len = fread(buf, 1, (size_t)size, f);
-		buf[len] = 0;
-	}
-	fclose(f);
-	return buf;
-}
-
 bool wait_for_text(const char *path, const char *text, unsigned int timeout_ms)
 {
-	uint64_t deadline = now_ns() + (uint64_t)timeout_ms * 1000000ULL;
+	uint64_t deadline = now_ns() + (uint64_t)timeout_ms * timeout_scale() * 1000000ULL;
 	bool found;
 	char *buf;
 
@@ -198,7 +294,7 @@ pid_t spawn_child(int (*fn)(void *arg), void *arg, unsigned int timeout_s)
 	pid_t pid = fork();
 
 	if (pid == 0) {
-		alarm(timeout_s);
+		alarm(timeout_s * timeout_scale());
 		_exit(fn(arg));
 	}
 	return pid;
@@ -265,7 +361,57 @@ long proc_rss_anon_kb(pid_t pid)
 	return kb;
 }
 
-uint64_t fnv1a(const void *buf, size_t len)
+int proc_fd_count(pid_t pid)
+{
+	struct dirent *de;
+	char path[64];
+	int n = 0;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	dir = opendir(path);
+	if (!dir)
+		return -1;
+	while ((de = readdir(dir)))
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(dir);
+	return n;
+}
+
+long proc_cpu_ticks(pid_t pid)
+{
+	unsigned long utime, stime;
+	char path[64], buf[1024], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	/* The command may hold spaces and parentheses: fields follow the last ')'. */
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime,
+			 &stime) != 2)
+		return -1;
+	return (long)(utime + stime);
+}
+
+/*
+ * The data loops over whole test buffers are left out of TSan's
+ * instrumentation (make tsan): they would cost most of the run, and the
+ * threads that race on managed memory are gsvmd's and the kernel's, in
+ * another process, where TSan cannot see them anyway.
+ */
+#define NO_TSAN __attribute__((no_sanitize_thread))
+
+NO_TSAN uint64_t fnv1a(const void *buf, size_t len)
 {
 	const uint8_t *p = buf;
 	uint64_t h = 0xcbf29ce484222325ULL;
@@ -286,7 +432,7 @@ static uint64_t pattern_word(size_t i, unsigned int seed)
 	return x * 0xbf58476d1ce4e5b9ULL;
 }
 
-void fill_pattern(void *buf, size_t len, unsigned int seed)
+NO_TSAN void fill_pattern(void *buf, size_t len, unsigned int seed)
 {
 	uint64_t *w = buf;
 	size_t i;
@@ -295,7 +441,7 @@ void fill_pattern(void *buf, size_t len, unsigned int seed)
 		w[i] = pattern_word(i, seed);
 }
 
-long check_pattern(const void *buf, size_t len, unsigned int seed)
+NO_TSAN long check_pattern(const void *buf, size_t len, unsigned int seed)
 {
 	const uint64_t *w = buf;
 	size_t i;
@@ -389,6 +535,15 @@ int gsvmd_get_stats(const char *sock, struct gsvmd_stats *st)
 		st->online[i] = r->devices[i]->online;
 	}
 	st->ndev = (unsigned int)i;
+	if (r->limits) {
+		st->limits.message = r->limits->message;
+		st->limits.clients = r->limits->clients;
+		st->limits.allocations = r->limits->allocations;
+		st->limits.device_bytes = r->limits->device_bytes;
+		st->limits.inflight = r->limits->inflight;
+		st->limits.fds = r->limits->fds;
+		st->limits.backlog = r->limits->backlog;
+	}
 out:
 	if (resp)
 		gsvm__response__free_unpacked(resp, NULL);

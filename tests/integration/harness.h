@@ -20,12 +20,26 @@ struct gsvmd_proc {
 	char dir[64];
 	char sock[96];
 	char log[128];
+	char vglog[128]; /* valgrind's log when $GSVMD_WRAPPER is valgrind, else "" */
 };
 
-/* Start $GSVMD (with @config_text as its config file when non-NULL). */
+/*
+ * Start $GSVMD (with @config_text as its config file when non-NULL).
+ *
+ * $GSVMD_WRAPPER, when set, is a command (words separated by blanks) that
+ * runs gsvmd, e.g. "valgrind --tool=memcheck --leak-check=full". When it is
+ * valgrind, the harness adds --log-file=DIR/valgrind.log and gsvmd_stop()
+ * checks valgrind's verdict there.
+ */
 int gsvmd_start(struct gsvmd_proc *p, const char *config_text);
-/* Send @sig and wait; return the exit status (or 128 + signal). */
+/*
+ * Send @sig and wait; return the exit status (or 128 + signal). A gsvmd that
+ * exited (not killed) under valgrind with errors (ERROR SUMMARY not 0, leaks
+ * included when valgrind counts them as errors) returns GSVMD_VALGRIND_FAILED
+ * after printing valgrind's log; a sanitizer report in gsvmd's log is printed.
+ */
 int gsvmd_stop(struct gsvmd_proc *p, int sig);
+#define GSVMD_VALGRIND_FAILED 99
 /* Print gsvmd's log (on failure). */
 void gsvmd_dump_log(struct gsvmd_proc *p);
 
@@ -38,6 +52,13 @@ int run_capture(const char *const *argv, char *out, size_t outlen);
 /* Wait up to @timeout_ms for @text to appear in file @path. */
 bool wait_for_text(const char *path, const char *text, unsigned int timeout_ms);
 
+/*
+ * $GSVM_TEST_TIMEOUT_SCALE (a whole number, default 1): every timeout the
+ * harness applies (child alarms, gsvmd's start-up, run_capture(),
+ * wait_for_text()) is multiplied by it, for slow runs such as valgrind's.
+ */
+unsigned int timeout_scale(void);
+
 /* Fork, run @fn(@arg) in the child under alarm(@timeout_s); exit status. */
 int run_child(int (*fn)(void *arg), void *arg, unsigned int timeout_s);
 pid_t spawn_child(int (*fn)(void *arg), void *arg, unsigned int timeout_s);
@@ -47,6 +68,10 @@ int wait_child(pid_t pid);
 long mapping_rss_kb(const void *addr);
 /* The process's RssAnon (KiB) of @pid (0 for self). */
 long proc_rss_anon_kb(pid_t pid);
+/* Open descriptors of @pid (entries of /proc/PID/fd), or -1. */
+int proc_fd_count(pid_t pid);
+/* CPU time of @pid, user + system, in clock ticks, or -1. */
+long proc_cpu_ticks(pid_t pid);
 
 /* gsvmd's counters, read over the protocol (StatsReq). */
 struct gsvmd_stats {
@@ -59,6 +84,10 @@ struct gsvmd_stats {
 	uint64_t used[8];
 	int online[8];
 	unsigned int ndev;
+	/* Requests and connections each limit refused (StatsReply.limits). */
+	struct {
+		uint64_t message, clients, allocations, device_bytes, inflight, fds, backlog;
+	} limits;
 };
 
 int gsvmd_get_stats(const char *sock, struct gsvmd_stats *out);

@@ -144,6 +144,47 @@ static void test_peer_cycles(void)
 	CU_ASSERT_EQUAL(run_child(client_peer_cycles, NULL, 300), 0);
 }
 
+/*
+ * 2b. A prefetch big enough to be cut into parts that run on several
+ * threads (prefetch.c): all of it moves, every byte intact; a request that
+ * runs past the allocation moves nothing.
+ */
+static int client_parallel_prefetch(void *arg)
+{
+	size_t size = 320 * MiB;
+	struct gsvm *g;
+	long off, rss;
+	void *p;
+	int i;
+
+	(void)arg;
+	CHECK(!connect_alloc(&g, &p, size), "setup");
+	fill_pattern(p, size, 7);
+	CHECK(gsvm_prefetch(g, p, size + 4 * KiB, 0) == -EFAULT, "past the end refused");
+	CHECK(location_of(g, p, size, NULL) == GSVM_HOST, "nothing moved");
+	for (i = 0; i < 2; i++) {
+		CHECK(gsvm_prefetch(g, p, size, 0) == 0, "to sim0, round %d", i);
+		CHECK(location_of(g, p, size, NULL) == 0, "all on sim0");
+		rss = mapping_rss_kb(p);
+		CHECK(rss < 1024, "rss after the move %ld KiB", rss);
+		CHECK(dev_used(g, 0) >= size, "sim0 holds it all");
+		CHECK(gsvm_prefetch(g, p, size, 1) == 0, "to sim1, round %d", i);
+		CHECK(location_of(g, p, size, NULL) == 1, "all on sim1");
+		CHECK(dev_used(g, 0) == 0, "sim0 released");
+		CHECK(gsvm_prefetch(g, p, size, GSVM_HOST) == 0, "home, round %d", i);
+		CHECK(location_of(g, p, size, NULL) == GSVM_HOST, "all home");
+		off = check_pattern(p, size, 7);
+		CHECK(off < 0, "round %d: data differs at %ld", i, off);
+	}
+	gsvm_disconnect(g);
+	return 0;
+}
+
+static void test_parallel_prefetch(void)
+{
+	CU_ASSERT_EQUAL(run_child(client_parallel_prefetch, NULL, 300), 0);
+}
+
 /* 3. Device ops on host data, on the same device, on the other device. */
 static int client_device_ops(void *arg)
 {
@@ -190,7 +231,8 @@ struct race {
 	uint64_t *w;
 	size_t n;
 	size_t sweeps;
-	volatile int done;
+	unsigned int pause_us; /* after each sweep */
+	int done; /* __atomic: the writer sets it, the prefetcher polls it */
 };
 
 static void *race_writer(void *arg)
@@ -203,10 +245,13 @@ static void *race_writer(void *arg)
 	 * stays visible (no later store papers over it). Sweeping the buffer
 	 * with a stride keeps the writer on every page for the whole run.
 	 */
-	for (s = 0; s < r->sweeps; s++)
+	for (s = 0; s < r->sweeps; s++) {
 		for (i = s; i < r->n; i += r->sweeps)
 			r->w[i] = i + 1;
-	r->done = 1;
+		if (r->pause_us)
+			usleep(r->pause_us);
+	}
+	__atomic_store_n(&r->done, 1, __ATOMIC_RELEASE);
 	return NULL;
 }
 
@@ -214,7 +259,15 @@ static void *race_writer(void *arg)
 static int race_once(struct gsvm *g, void *p, size_t size, size_t sweeps, int *cycles,
 		     size_t *lost)
 {
-	struct race r = { .w = p, .n = size / 8, .sweeps = sweeps };
+	/*
+	 * A slow gsvmd (valgrind: GSVM_TEST_TIMEOUT_SCALE > 1) gets a writer
+	 * that lasts longer, pausing between sweeps (0.3 s a unit of scale in
+	 * all), so that as many prefetches overlap it.
+	 */
+	struct race r = { .w = p,
+			  .n = size / 8,
+			  .sweeps = sweeps,
+			  .pause_us = (unsigned int)((timeout_scale() - 1) * 300000ULL / sweeps) };
 	pthread_t t;
 	size_t i;
 
@@ -222,7 +275,7 @@ static int race_once(struct gsvm *g, void *p, size_t size, size_t sweeps, int *c
 	*cycles = 0;
 	*lost = 0;
 	pthread_create(&t, NULL, race_writer, &r);
-	while (!r.done) {
+	while (!__atomic_load_n(&r.done, __ATOMIC_ACQUIRE)) {
 		CHECK(gsvm_prefetch(g, p, size, *cycles & 1) == 0, "prefetch");
 		(*cycles)++;
 	}
@@ -765,6 +818,7 @@ int main(void)
 	static const struct cu_test tests[] = {
 		CU_TEST_ENTRY(test_prefetch_round_trip),
 		CU_TEST_ENTRY(test_peer_cycles),
+		CU_TEST_ENTRY(test_parallel_prefetch),
 		CU_TEST_ENTRY(test_device_ops),
 		CU_TEST_ENTRY(test_racing_writers),
 		CU_TEST_ENTRY(test_race_detected_without_write_protection),

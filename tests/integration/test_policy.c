@@ -777,7 +777,13 @@ static int client_peer_memory(void *arg)
 		rss, anon1 - anon0, d_anon1 - d_anon0);
 	CHECK(rss >= 0 && rss < 1024, "mapping rss after the peer copy: %ld KiB", rss);
 	CHECK(anon1 - anon0 < 4096L, "client RssAnon grew by %ld KiB", anon1 - anon0);
-	CHECK(d_anon1 - d_anon0 < 16384L, "gsvmd RssAnon grew by %ld KiB", d_anon1 - d_anon0);
+	/*
+	 * A TSan gsvmd (make tsan sets GSVM_TSAN=1) counts in RssAnon the
+	 * shadow of every byte it copies: twice the copy, pools included.
+	 */
+	if (!getenv("GSVM_TSAN") || strcmp(getenv("GSVM_TSAN"), "1"))
+		CHECK(d_anon1 - d_anon0 < 16384L, "gsvmd RssAnon grew by %ld KiB",
+		      d_anon1 - d_anon0);
 	CHECK(s1.bytes_device_to_device - s0.bytes_device_to_device == size,
 	      "bytes device to device grew by %llu",
 	      (unsigned long long)(s1.bytes_device_to_device - s0.bytes_device_to_device));

@@ -100,14 +100,6 @@ out:
 	return err;
 }
 
-static int fake_wake(void *mm, uint64_t addr, uint64_t len)
-{
-	(void)mm;
-	(void)addr;
-	(void)len;
-	return 0;
-}
-
 static int fake_fill_zero(void *mm, uint64_t addr, struct svm_bo *sbo, uint64_t offset,
 			  uint64_t len)
 {
@@ -149,7 +141,6 @@ const struct svm_mm_ops fake_mm_ops = {
 	.unprotect = fake_unprotect,
 	.release = fake_release,
 	.install = fake_install,
-	.wake = fake_wake,
 	.fill_zero = fake_fill_zero,
 	.range_idle = fake_range_idle,
 };
