@@ -2,7 +2,8 @@
 #
 #   make            build everything (build/)
 #   make check      install deps, build, run every test, then again under ASan+UBSan,
-#                   then the multithreaded ones under TSan (make tsan)
+#                   then the multithreaded ones under TSan (make tsan), then the
+#                   VM suite (make vm-check) when qemu can be installed
 #   make valgrind   the integration suites with gsvmd under valgrind memcheck
 #   make fuzz       the libFuzzer harnesses (tests/fuzz), FUZZ_SECONDS (60) each
 #   make lint       clang-tidy and cppcheck
@@ -285,10 +286,19 @@ check: deps
 # randomisation (setarch -R) where the kernel lets us switch it off. TSan
 # runs several times slower: the harness's timeouts are tripled.
 TSAN_SETARCH := $(shell setarch $$(uname -m) -R true 2>/dev/null && echo setarch $$(uname -m) -R)
+# The integration suites it runs are those whose point is concurrency
+# (TSAN_ITESTS): the end-to-end suite (threads, racing writers, parallel
+# prefetch), the multi-client ones, gsvmctl against a busy daemon. Left out:
+# test_policy's oversubscription and test_hostile (minutes of the same code
+# paths, ten times slower here; their RSS bounds mean nothing under TSan's
+# shadow memory), test_install and test_systemd (make and systemd, no gsvm
+# threads of their own).
+TSAN_ITESTS ?= test_e2e test_daemon test_ctl test_limits test_metrics
 tsan: deps
 	$(MAKE) TSAN=1 all
 	TSAN_OPTIONS="second_deadlock_stack=1 $$TSAN_OPTIONS" GSVM_TEST_TIMEOUT_SCALE=3 \
-		$(TSAN_SETARCH) $(MAKE) TSAN=1 unit-mt itest
+		$(TSAN_SETARCH) $(MAKE) TSAN=1 unit-mt itest \
+		ITEST_BINS="$(TSAN_ITESTS:%=build/tsan/itests/%)"
 
 # make valgrind: the integration suites with every gsvmd they start through
 # the harness (tests/integration/harness.c) run under valgrind memcheck; the
