@@ -201,10 +201,30 @@ static int drm_node_stat(const char *node, unsigned int *minor)
 	return 0;
 }
 
+/*
+ * Can the driver make dumb buffers? Asked by making a one-page one:
+ * DRM_CAP_DUMB_BUFFER is answered by KMS drivers only, and vgem, which has
+ * no KMS, makes them.
+ */
+static bool drm_has_dumb(int fd)
+{
+	struct drm_mode_create_dumb create = {
+		.width = DRM_DUMB_WIDTH,
+		.height = 1,
+		.bpp = DRM_DUMB_BPP,
+	};
+	struct drm_mode_destroy_dumb destroy = { 0 };
+
+	if (drmIoctl(fd, DRM_IOCTL_MODE_CREATE_DUMB, &create))
+		return false;
+	destroy.handle = create.handle;
+	drmIoctl(fd, DRM_IOCTL_MODE_DESTROY_DUMB, &destroy);
+	return true;
+}
+
 /* Open a card node: a primary node whose driver has dumb buffers. */
 static int drm_open_card(const char *node)
 {
-	uint64_t dumb = 0;
 	unsigned int minor;
 	int fd, err;
 
@@ -218,7 +238,7 @@ static int drm_open_card(const char *node)
 		err = -EINVAL;
 		goto err;
 	}
-	if (drmGetCap(fd, DRM_CAP_DUMB_BUFFER, &dumb) || !dumb) {
+	if (!drm_has_dumb(fd)) {
 		err = -EOPNOTSUPP;
 		goto err;
 	}

@@ -238,6 +238,20 @@ static int drm_cycle(void *arg)
 	return 0;
 }
 
+/* Print the lines of gsvmd's log that mention @what. */
+static void print_log_lines(const char *log, const char *what)
+{
+	char line[512];
+	FILE *f = fopen(log, "r");
+
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, what))
+			printf("\n  gsvmd: %s", line);
+	fclose(f);
+}
+
 static void test_drm_integrity(void)
 {
 	char sock[sizeof(drm_daemon.sock)];
@@ -248,6 +262,7 @@ static void test_drm_integrity(void)
 	CU_ASSERT_EQUAL(run_child(drm_cycle, sock, 300), 0);
 	/* The peer copies went through PRIME: an import, or its failure reported. */
 	CU_ASSERT(wait_for_text(drm_daemon.log, "PRIME", 1000));
+	print_log_lines(drm_daemon.log, "PRIME");
 }
 
 static void test_drm_stop(void)
