@@ -997,7 +997,8 @@ static int config_resolve_drm(struct config_ctx *ctx)
 		return 0;
 	drm_discover(found, DRM_DISCOVER_MAX, &n);
 	for (i = 0; i < ndev; i++) {
-		if (!config_is_drm(&core->dev[i]) || strcmp(core->dev[i].node, CONFIG_NODE_AUTO))
+		if (!config_is_drm(&core->dev[i]) ||
+		    strcmp(core->dev[i].node, CONFIG_NODE_AUTO) != 0)
 			continue;
 		for (j = 0; j < n && config_node_user(core, found[j].node, i) >= 0; j++)
 			;

@@ -266,19 +266,19 @@ int drm_probe(const char *node, struct drm_node_info *out)
 {
 	drmVersionPtr ver;
 	drmDevicePtr dev;
-	unsigned int minor;
-	int fd, err = 0;
+	unsigned int minor = 0;
+	int fd, err;
 
 	if (!node || !out)
 		return -EINVAL;
 	if (strlen(node) >= sizeof(out->node))
 		return -ENAMETOOLONG;
+	err = drm_node_stat(node, &minor);
+	if (err)
+		return err;
 	fd = drm_open_card(node);
 	if (fd < 0)
 		return fd;
-	err = drm_node_stat(node, &minor);
-	if (err)
-		goto out;
 	memset(out, 0, sizeof(*out));
 	drm_copy_str(out->node, sizeof(out->node), node);
 	ver = drmGetVersion(fd);
@@ -782,7 +782,8 @@ static void drm_prime_import(struct drm_pool *dst, const struct drm_pool *src)
 		if (drmPrimeFDToHandle(dst->fd, src->bufs[i].dmabuf, &imp->handles[i]))
 			imp->err = errno;
 	if (imp->err)
-		log_info("%s: PRIME import of %s's buffers: %s; peer copies read %s's mapping",
+		log_info("%s: PRIME import of %s's buffers: %s; copies from %s read its "
+			 "dma-bufs without an import",
 			 dst->name, src->name, strerror(imp->err), src->name);
 	else
 		log_debug("%s: imported %s's %u buffers (PRIME)", dst->name, src->name, src->nbufs);

@@ -24,11 +24,13 @@
  * copy reads the source through its dma-bufs' mapping, bracketed by
  * DMA_BUF_IOCTL_SYNC. Dumb buffers have no copy engine, so the CPU moves the
  * bytes; the import is what the destination device holds of the source's
- * memory, the attachment a driver with a copy engine would copy from. A
- * driver that cannot import (virtio-gpu before 6.12) or an exporter that
- * cannot be mapped leaves the copy on the plain mappings; both are reported
- * once. Copies between a drm and a sim pool go through the CPU views
- * (migrate.c's generic path).
+ * memory, the attachment a driver with a copy engine would copy from. When
+ * the destination cannot import (virtio-gpu on 6.1 imports no foreign
+ * dma-buf: -ENODEV) the copy still reads the source's dma-bufs, without an
+ * import; when the source cannot export or its dma-bufs cannot be mapped,
+ * the copy reads the source pool's own view. Each is reported once. Copies
+ * between a drm and a sim pool go through the CPU views (migrate.c's generic
+ * path).
  *
  * drm_provider_ops (declared weak in pagemap.c, which is core and must not
  * pull libdrm into the unit tests) is the provider ops table.

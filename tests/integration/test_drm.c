@@ -74,8 +74,9 @@ static char *drm_config(void)
 /* Run gsvmd with @args to completion; its stdout and stderr into @out. */
 static int run_gsvmd(const char *conf, char *out, size_t outlen)
 {
-	const char *argv[] = { getenv("GSVMD"), "-c", conf, "-s", "/tmp/gsvmd-drm-never.sock",
-			       NULL };
+	const char *argv[] = {
+		getenv("GSVMD"), "-c", conf, "-s", "/tmp/gsvmd-drm-never.sock", NULL
+	};
 
 	return run_capture(argv, out, outlen);
 }
@@ -265,6 +266,62 @@ static void test_drm_integrity(void)
 	print_log_lines(drm_daemon.log, "PRIME");
 }
 
+/*
+ * drm = auto beside the default sim devices: every card is added after
+ * sim0 and sim1, named after its node; data goes sim -> drm -> drm -> sim ->
+ * host and keeps every byte.
+ */
+static int mixed_cycle(void *arg)
+{
+	const char *sock = arg;
+	struct gsvm_device_info info;
+	int n, dev, path[4];
+	struct gsvm *g;
+	long bad;
+	void *p;
+
+	CHECK(gsvm_connect(sock, &g) == 0, "connect");
+	n = gsvm_device_count(g);
+	CHECK(n == 2 + (int)card_count(), "%d devices", n);
+	for (dev = 2; dev < n; dev++) {
+		CHECK(gsvm_device_info(g, dev, &info) == 0, "info %d", dev);
+		CHECK(!strcmp(info.provider, "drm") && !strncmp(info.name, "card", 4),
+		      "device %d: %s (%s)", dev, info.name, info.provider);
+		CHECK(info.capacity == 32 * MiB, "capacity %llu",
+		      (unsigned long long)info.capacity);
+	}
+	path[0] = 0;
+	path[1] = 2;
+	path[2] = 3;
+	path[3] = 1;
+	CHECK(gsvm_alloc(g, 16 * MiB, &p) == 0, "alloc");
+	fill_pattern(p, 16 * MiB, 3);
+	for (dev = 0; dev < 4; dev++) {
+		CHECK(gsvm_prefetch(g, p, 16 * MiB, path[dev]) == 0, "prefetch to %d", path[dev]);
+		CHECK(where(g, p, 16 * MiB) == path[dev], "on %d: %d", path[dev],
+		      where(g, p, 16 * MiB));
+	}
+	bad = check_pattern(p, 16 * MiB, 3);
+	CHECK(bad < 0, "byte %ld differs after sim0 -> card -> card -> sim1 -> host", bad);
+	gsvm_disconnect(g);
+	return 0;
+}
+
+static void test_drm_auto_mixed(void)
+{
+	struct gsvmd_proc d;
+
+	if (card_count() < 2) {
+		printf("(fewer than two card nodes: skipped) ");
+		return;
+	}
+	CU_ASSERT_FATAL(gsvmd_start(&d, "[daemon]\ndrm = auto\ndrm_capacity = 32M\n") == 0);
+	CU_ASSERT_EQUAL(run_child(mixed_cycle, d.sock, 300), 0);
+	if (CU_get_number_of_failures())
+		gsvmd_dump_log(&d);
+	CU_ASSERT_EQUAL(gsvmd_stop(&d, SIGTERM), 0);
+}
+
 static void test_drm_stop(void)
 {
 	if (!drm_running)
@@ -283,6 +340,7 @@ int main(void)
 		CU_TEST_ENTRY(test_drm_ctl_devices),
 		CU_TEST_ENTRY(test_drm_integrity),
 		CU_TEST_ENTRY(test_drm_stop),
+		CU_TEST_ENTRY(test_drm_auto_mixed),
 		{ NULL, NULL },
 	};
 
