@@ -46,7 +46,7 @@ PROTO_GEN := $(GEN)/gsvm.pb-c.c $(GEN)/gsvm.pb-c.h
 PROTO_OBJS := $(GEN)/gsvm.pb-c.o $(BUILD)/proto/wire.o
 
 # gsvmd: the core plus the daemon's I/O layers.
-DAEMON_NAMES := gsvmd log config drm control dispatch prefetch admin events metrics service session uffd workers
+DAEMON_NAMES := gsvmd log config drmdev control dispatch prefetch admin events metrics service session uffd workers
 DAEMON_SRCS := $(wildcard $(addprefix daemon/,$(addsuffix .c,$(DAEMON_NAMES))))
 DAEMON_OBJS := $(DAEMON_SRCS:%.c=$(BUILD)/%.o)
 # libevent_extra: evhttp, for the metrics endpoint.
@@ -165,11 +165,17 @@ $(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(UNIT_HELPERS) $(CORE_LIB)
 	$(CC) -o $@ $^ $(LDFLAGS_ALL) -lcunit
 
 # The config suite also tests daemon objects that are not in the core library
-# (config.c probes DRM card nodes with drm.c).
+# (config.c probes DRM card nodes with drmdev.c).
 $(BUILD)/tests/test_config: $(BUILD)/tests/unit/test_config.o $(UNIT_HELPERS) \
-		$(BUILD)/daemon/config.o $(BUILD)/daemon/drm.o $(BUILD)/daemon/log.o $(CORE_LIB)
+		$(BUILD)/daemon/config.o $(BUILD)/daemon/drmdev.o $(BUILD)/daemon/log.o $(CORE_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $^ $(LDFLAGS_ALL) -lcunit -linih $(DRM_LIBS)
+
+# The drm provider's suite: drmdev.c is a daemon object (ioctls, libdrm).
+$(BUILD)/tests/test_drm: $(BUILD)/tests/unit/test_drm.o $(UNIT_HELPERS) $(BUILD)/daemon/drmdev.o \
+		$(BUILD)/daemon/log.o $(CORE_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $^ $(LDFLAGS_ALL) -lcunit $(DRM_LIBS)
 
 $(BUILD)/bench/%: $(BUILD)/tests/bench/%.o $(CORE_LIB)
 	@mkdir -p $(dir $@)
@@ -187,7 +193,7 @@ $(BUILD)/tests/fuzz/%.o: CFLAGS_ALL += -Iclient
 
 # FUZZ_LINK: -fsanitize=fuzzer in the libFuzzer tree (make fuzz).
 $(BUILD)/fuzz/fuzz_config: $(BUILD)/tests/fuzz/fuzz_config.o $(FUZZ_MAIN) $(BUILD)/daemon/config.o \
-		$(BUILD)/daemon/drm.o $(BUILD)/daemon/log.o $(CORE_LIB)
+		$(BUILD)/daemon/drmdev.o $(BUILD)/daemon/log.o $(CORE_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(FUZZ_LINK) -linih $(DRM_LIBS)
 
@@ -323,7 +329,7 @@ VM_TIMEOUT ?= 300
 .PHONY: vm-check
 vm-check: deps
 	@scripts/install-deps vm
-	$(MAKE) $(GSVMD) $(GSVMCTL) $(LIBGSVM) $(HOSTILE) $(ITEST_BINS)
+	$(MAKE) $(GSVMD) $(GSVMCTL) $(LIBGSVM) $(HOSTILE) $(ITEST_BINS) $(BUILD)/tests/test_drm
 	GSVM_BUILD=$(BUILD) VM_KERNEL=$(VM_KERNEL) VM_TIMEOUT=$(VM_TIMEOUT) tests/vm/run
 
 LINT_SRCS = $(CORE_SRCS) $(DAEMON_SRCS) $(CLIENT_SRCS) $(CTL_SRCS) proto/wire.c

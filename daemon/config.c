@@ -49,7 +49,7 @@
  * replaced, not added to.
  *
  * DRM nodes are resolved when the whole file is read: named nodes are
- * probed (drm.c: a DRM character device, a card node, dumb buffers; the
+ * probed (drmdev.c: a DRM character device, a card node, dumb buffers; the
  * driver's name and bus are recorded for display), then devices with node =
  * auto take the first unused card found (drm_discover()), then drm = auto
  * adds the cards left. A node that does not work is an error at its line.
@@ -91,7 +91,7 @@
 #include <ini.h>
 
 #include "config.h"
-#include "drm.h"
+#include "drmdev.h"
 #include "gsvm.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))

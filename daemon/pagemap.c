@@ -37,7 +37,7 @@
 #define PAGE_SIZE_4K 4096ULL
 
 /*
- * drm_provider_ops is defined in gsvmd's daemon/drm.c (ioctls: not core).
+ * drm_provider_ops is defined in gsvmd's daemon/drmdev.c (ioctls: not core).
  * The reference is weak so that programs linking the core without it (the
  * unit tests) still link; there it is NULL and "drm" an unknown provider.
  */

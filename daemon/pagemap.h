@@ -94,7 +94,7 @@ struct pagemap_provider_ops {
 };
 
 extern const struct pagemap_provider_ops sim_provider_ops;
-/* In gsvmd only (daemon/drm.c); a weak reference in pagemap.c. */
+/* In gsvmd only (daemon/drmdev.c); a weak reference in pagemap.c. */
 extern const struct pagemap_provider_ops drm_provider_ops;
 
 struct pagemap;

@@ -119,6 +119,8 @@ group_itests() {
 }
 
 # ---- group drm_provider: gsvmd's drm provider on the VM's two cards.
+# tests/test_drm (tests/unit) calls the provider's ops directly: pools of
+# dumb buffers on both cards, copies across buffers and through PRIME.
 # test_drm (tests/integration) runs gsvmd on a configuration naming the vgem
 # card as device 0 and the virtio-gpu card as device 1 (found like group drm
 # does), checks `gsvmctl devices` shows their drivers, and moves patterned
@@ -166,6 +168,7 @@ group_drm_provider() {
 		node = $virtio
 	EOF
 	echo "vgem: $vgem, virtio-gpu: $virtio"
+	"$BUILD_DIR/tests/test_drm" || return 1
 	"$BUILD_DIR/gsvmd" --check-config -c "$conf" || return 1
 	GSVM_DRM_CONFIG=$conf GSVMD=$BUILD_DIR/gsvmd GSVMCTL=$BUILD_DIR/gsvmctl \
 		GSVM_TEST_TIMEOUT_SCALE=${scale:-4} timeout 600 "$BUILD_DIR/itests/test_drm"

@@ -21,7 +21,7 @@
 #include <xf86drmMode.h>
 
 #include "buddy.h"
-#include "drm.h"
+#include "drmdev.h"
 #include "log.h"
 #include "mem.h"
 #include "pagemap.h"
@@ -815,7 +815,7 @@ static void drm_prime_sync(const struct drm_pool *src, uint64_t off, uint64_t le
  * them; the first copy from a pool into another imports the former's
  * dma-bufs into the latter's card. The bytes are read through the source's
  * dma-buf mapping, between DMA_BUF_IOCTL_SYNC start and end, and written
- * through the destination's mapping (see the DOC in drm.h). Within one pool
+ * through the destination's mapping (see the DOC in drmdev.h). Within one pool
  * the ranges may overlap.
  *
  * Return: 0; -EINVAL for a NULL pool, zero @len or a range outside either

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-#ifndef GSVM_DRM_H
-#define GSVM_DRM_H
+#ifndef GSVM_DRMDEV_H
+#define GSVM_DRMDEV_H
 
 #include <stddef.h>
 
@@ -25,7 +25,7 @@
  * DMA_BUF_IOCTL_SYNC. Dumb buffers have no copy engine, so the CPU moves the
  * bytes; the import is what the destination device holds of the source's
  * memory, the attachment a driver with a copy engine would copy from. When
- * the destination cannot import (virtio-gpu on 6.1 imports no foreign
+ * the destination cannot import (virtio-gpu of 6.1 and 6.12 imports no foreign
  * dma-buf: -ENODEV) the copy still reads the source's dma-bufs, without an
  * import; when the source cannot export or its dma-bufs cannot be mapped,
  * the copy reads the source pool's own view. Each is reported once. Copies
