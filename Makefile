@@ -29,9 +29,11 @@ CC ?= gcc
 PKG_CONFIG ?= pkg-config
 OPT ?= -O2
 BSD_CFLAGS := $(shell $(PKG_CONFIG) --cflags libbsd-overlay 2>/dev/null)
+DRM_CFLAGS := $(shell $(PKG_CONFIG) --cflags libdrm 2>/dev/null)
+DRM_LIBS := $(shell $(PKG_CONFIG) --libs libdrm 2>/dev/null || echo -ldrm)
 GEN := $(BUILD)/gen
 CFLAGS_ALL = -std=gnu11 -Wall -Wextra -Werror $(OPT) -g -D_GNU_SOURCE -pthread -fPIC \
-	     $(BSD_CFLAGS) -Iinclude -Idaemon -Iproto -I$(GEN) $(SANFLAGS) $(CFLAGS)
+	     $(BSD_CFLAGS) $(DRM_CFLAGS) -Iinclude -Idaemon -Iproto -I$(GEN) $(SANFLAGS) $(CFLAGS)
 LDFLAGS_ALL = -pthread $(SANFLAGS) $(LDFLAGS)
 
 # The I/O-free core: a static library linked by gsvmd and the unit tests.
@@ -45,11 +47,11 @@ PROTO_GEN := $(GEN)/gsvm.pb-c.c $(GEN)/gsvm.pb-c.h
 PROTO_OBJS := $(GEN)/gsvm.pb-c.o $(BUILD)/proto/wire.o
 
 # gsvmd: the core plus the daemon's I/O layers.
-DAEMON_NAMES := gsvmd log config control dispatch prefetch admin events metrics service session uffd workers
+DAEMON_NAMES := gsvmd log config drmdev control dispatch prefetch admin events metrics service session uffd workers
 DAEMON_SRCS := $(wildcard $(addprefix daemon/,$(addsuffix .c,$(DAEMON_NAMES))))
 DAEMON_OBJS := $(DAEMON_SRCS:%.c=$(BUILD)/%.o)
 # libevent_extra: evhttp, for the metrics endpoint.
-DAEMON_LIBS := -levent_extra -levent_core -levent_pthreads -lprotobuf-c -linih -lsystemd
+DAEMON_LIBS := -levent_extra -levent_core -levent_pthreads -lprotobuf-c -linih -lsystemd $(DRM_LIBS)
 GSVMD := $(BUILD)/gsvmd
 
 # libgsvm.so.1: only gsvm_* is exported (client/libgsvm.map).
@@ -163,11 +165,18 @@ $(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(UNIT_HELPERS) $(CORE_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $^ $(LDFLAGS_ALL) -lcunit
 
-# The config suite also tests daemon objects that are not in the core library.
+# The config suite also tests daemon objects that are not in the core library
+# (config.c probes DRM card nodes with drmdev.c).
 $(BUILD)/tests/test_config: $(BUILD)/tests/unit/test_config.o $(UNIT_HELPERS) \
-		$(BUILD)/daemon/config.o $(BUILD)/daemon/log.o $(CORE_LIB)
+		$(BUILD)/daemon/config.o $(BUILD)/daemon/drmdev.o $(BUILD)/daemon/log.o $(CORE_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) -o $@ $^ $(LDFLAGS_ALL) -lcunit -linih
+	$(CC) -o $@ $^ $(LDFLAGS_ALL) -lcunit -linih $(DRM_LIBS)
+
+# The drm provider's suite: drmdev.c is a daemon object (ioctls, libdrm).
+$(BUILD)/tests/test_drm: $(BUILD)/tests/unit/test_drm.o $(UNIT_HELPERS) $(BUILD)/daemon/drmdev.o \
+		$(BUILD)/daemon/log.o $(CORE_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $^ $(LDFLAGS_ALL) -lcunit $(DRM_LIBS)
 
 $(BUILD)/bench/%: $(BUILD)/tests/bench/%.o $(CORE_LIB)
 	@mkdir -p $(dir $@)
@@ -185,9 +194,9 @@ $(BUILD)/tests/fuzz/%.o: CFLAGS_ALL += -Iclient
 
 # FUZZ_LINK: -fsanitize=fuzzer in the libFuzzer tree (make fuzz).
 $(BUILD)/fuzz/fuzz_config: $(BUILD)/tests/fuzz/fuzz_config.o $(FUZZ_MAIN) $(BUILD)/daemon/config.o \
-		$(BUILD)/daemon/log.o $(CORE_LIB)
+		$(BUILD)/daemon/drmdev.o $(BUILD)/daemon/log.o $(CORE_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(FUZZ_LINK) -linih
+	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(FUZZ_LINK) -linih $(DRM_LIBS)
 
 $(BUILD)/fuzz/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o $(FUZZ_MAIN) $(FUZZ_DAEMON)
 	@mkdir -p $(dir $@)
@@ -330,12 +339,12 @@ VM_TIMEOUT ?= 300
 .PHONY: vm-check
 vm-check: deps
 	@scripts/install-deps vm
-	$(MAKE) $(GSVMD) $(GSVMCTL) $(LIBGSVM) $(HOSTILE) $(ITEST_BINS)
+	$(MAKE) $(GSVMD) $(GSVMCTL) $(LIBGSVM) $(HOSTILE) $(ITEST_BINS) $(BUILD)/tests/test_drm
 	GSVM_BUILD=$(BUILD) VM_KERNEL=$(VM_KERNEL) VM_TIMEOUT=$(VM_TIMEOUT) tests/vm/run
 
 LINT_SRCS = $(CORE_SRCS) $(DAEMON_SRCS) $(CLIENT_SRCS) $(CTL_SRCS) proto/wire.c
 lint: deps $(PROTO_GEN)
-	clang-tidy --quiet --warnings-as-errors="*" $(LINT_SRCS) -- -std=gnu11 -D_GNU_SOURCE $(BSD_CFLAGS) -Iinclude -Idaemon -Iproto -I$(GEN)
+	clang-tidy --quiet --warnings-as-errors="*" $(LINT_SRCS) -- -std=gnu11 -D_GNU_SOURCE $(BSD_CFLAGS) $(DRM_CFLAGS) -Iinclude -Idaemon -Iproto -I$(GEN)
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \
 		--inline-suppr --suppress=missingIncludeSystem -D_GNU_SOURCE -DLIBBSD_OVERLAY \
 		-DPROTOBUF_C_VERSION_NUMBER=1004001 -I/usr/include/bsd -Iinclude -Idaemon -Iproto -I$(GEN) $(LINT_SRCS)

@@ -115,8 +115,11 @@ static json_object *json_device(const Gsvm__DeviceInfo *d, bool provider)
 
 	json_set_int(o, "id", d->id);
 	json_set_str(o, "name", d->name);
-	if (provider)
+	if (provider) {
 		json_set_str(o, "provider", d->provider);
+		json_set_str(o, "driver", d->driver);
+		json_set_str(o, "bus", d->bus);
+	}
 	json_set_u64(o, "capacity", d->capacity);
 	json_set_u64(o, "used", d->used);
 	json_set_bool(o, "online", d->online);

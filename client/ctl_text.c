@@ -113,13 +113,15 @@ static const char *text_dev_list(const Gsvm__DevicesReply *devs, uint64_t mask, 
 
 static void text_device_table(Gsvm__DeviceInfo *const *d, size_t n)
 {
-	struct text_table t = { .ncols = 6, .align = "rllrrl" };
+	struct text_table t = { .ncols = 8, .align = "rllllrrl" };
 	char cap[32], used[32];
 	size_t i;
 
 	table_add(&t, "ID");
 	table_add(&t, "NAME");
 	table_add(&t, "PROVIDER");
+	table_add(&t, "DRIVER");
+	table_add(&t, "BUS");
 	table_add(&t, "CAPACITY");
 	table_add(&t, "USED");
 	table_add(&t, "ONLINE");
@@ -127,6 +129,8 @@ static void text_device_table(Gsvm__DeviceInfo *const *d, size_t n)
 		table_add(&t, "%d", d[i]->id);
 		table_add(&t, "%s", d[i]->name);
 		table_add(&t, "%s", d[i]->provider);
+		table_add(&t, "%s", *d[i]->driver ? d[i]->driver : "-");
+		table_add(&t, "%s", *d[i]->bus ? d[i]->bus : "-");
 		table_add(&t, "%s", text_size(d[i]->capacity, " ", cap, sizeof(cap)));
 		table_add(&t, "%s", text_size(d[i]->used, " ", used, sizeof(used)));
 		table_add(&t, "%s", d[i]->online ? "yes" : "no");

@@ -34,6 +34,8 @@ static void admin_fill_device(Gsvm__DeviceInfo *info, const struct stats_device 
 	info->id = d->id;
 	info->name = (char *)d->name;
 	info->provider = (char *)d->provider;
+	info->driver = (char *)d->driver;
+	info->bus = (char *)d->bus;
 	info->capacity = d->capacity;
 	info->used = d->used;
 	info->online = d->online;

@@ -15,11 +15,20 @@
  *                                  ; (127.0.0.1); or an absolute Unix
  *                                  ; socket path
  *
+ *   drm = off                      ; auto: add every DRM card node found
+ *                                  ; that no [device.NAME] names, as a drm
+ *                                  ; device named after the node ("card0")
+ *   drm_capacity = 256M            ; capacity of those; a multiple of 4K
+ *
  *   [device.gpu0]                  ; NAME: 1 to 63 of A-Z a-z 0-9 _ -
- *   provider = sim                 ; required; "sim" is the only provider
+ *   provider = sim                 ; required; sim or drm
  *   capacity = 4G                  ; required; a non-zero multiple of 4K
- *   bandwidth = 16G                ; bytes per second; 0 (default): unlimited
- *   latency_us = 10                ; fixed cost per copy; default 0
+ *   bandwidth = 16G                ; sim: bytes per second; 0 (default):
+ *                                  ; unlimited
+ *   latency_us = 10                ; sim: fixed cost per copy; default 0
+ *   node = /dev/dri/card0          ; drm: a card node under /dev/dri, or
+ *                                  ; auto (the default): the first card
+ *                                  ; no other device uses
  *
  *   [policy]
  *   timeslice_ms = 1               ; at most 3600000 (one hour)
@@ -38,6 +47,12 @@
  * (config_default()). If the file has any [device.NAME] section, the devices
  * are exactly those, with ids in file order; the two default sim devices are
  * replaced, not added to.
+ *
+ * DRM nodes are resolved when the whole file is read: named nodes are
+ * probed (drmdev.c: a DRM character device, a card node, dumb buffers; the
+ * driver's name and bus are recorded for display), then devices with node =
+ * auto take the first unused card found (drm_discover()), then drm = auto
+ * adds the cards left. A node that does not work is an error at its line.
  *
  * Anything the parser does not understand is an error, reported as
  * "FILE:LINE: what": unknown sections and keys, bad values, duplicate keys,
@@ -76,6 +91,7 @@
 #include <ini.h>
 
 #include "config.h"
+#include "drmdev.h"
 #include "gsvm.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -85,6 +101,8 @@
 #define CONFIG_KNOB_US_MAX 3600000000ULL
 #define CONFIG_TITLE_MAX 80
 #define CONFIG_SIZE_ITEM_MAX 32
+#define CONFIG_DRM_CAPACITY (256ULL << 20)
+#define CONFIG_NODE_AUTO "auto"
 
 static_assert(CONFIG_SOCKET_MAX == sizeof(((struct sockaddr_un *)0)->sun_path),
 	      "CONFIG_SOCKET_MAX must be sun_path's size");
@@ -130,7 +148,8 @@ struct config_key {
 };
 
 static config_parse_fn parse_socket, parse_provider, parse_capacity, parse_size, parse_uint,
-	parse_notifier_size, parse_chunk_sizes, parse_policy_name, parse_name, parse_endpoint;
+	parse_notifier_size, parse_chunk_sizes, parse_policy_name, parse_name, parse_endpoint,
+	parse_drm_mode, parse_node;
 
 #define KEY(k, n, fn) .kind = (k), .name = (n), .parse = (fn)
 #define FIELD(type, member) .off = offsetof(type, member), .size = sizeof(((type *)0)->member)
@@ -139,6 +158,9 @@ static const struct config_key config_keys[] = {
 	{ KEY(KIND_DAEMON, "socket", parse_socket), FIELD(struct gsvmd_config, socket) },
 	{ KEY(KIND_DAEMON, "admin_group", parse_name), FIELD(struct gsvmd_config, admin_group) },
 	{ KEY(KIND_DAEMON, "metrics", parse_endpoint), FIELD(struct gsvmd_config, metrics) },
+	{ KEY(KIND_DAEMON, "drm", parse_drm_mode), FIELD(struct gsvmd_config, drm_auto) },
+	{ KEY(KIND_DAEMON, "drm_capacity", parse_capacity),
+	  FIELD(struct gsvmd_config, drm_capacity) },
 	{ KEY(KIND_DEVICE, "provider", parse_provider), FIELD(struct pagemap_config, provider),
 	  .required = true },
 	{ KEY(KIND_DEVICE, "capacity", parse_capacity), FIELD(struct pagemap_config, capacity),
@@ -146,6 +168,7 @@ static const struct config_key config_keys[] = {
 	{ KEY(KIND_DEVICE, "bandwidth", parse_size), FIELD(struct pagemap_config, bandwidth) },
 	{ KEY(KIND_DEVICE, "latency_us", parse_uint), FIELD(struct pagemap_config, latency_us),
 	  .max = UINT32_MAX },
+	{ KEY(KIND_DEVICE, "node", parse_node), FIELD(struct pagemap_config, node) },
 	{ KEY(KIND_POLICY, "timeslice_ms", parse_uint),
 	  FIELD(struct gsvmd_config, core.timeslice_ms), .max = CONFIG_TIMESLICE_MS_MAX },
 	{ KEY(KIND_POLICY, "notifier_size", parse_notifier_size),
@@ -360,8 +383,8 @@ static int parse_capacity(struct config_ctx *ctx, const struct config_key *key, 
 	if (err)
 		return err;
 	if (!v || v % SVM_PAGE_SIZE)
-		return config_error(ctx, ctx->lineno,
-				    "capacity '%s' must be a non-zero multiple of 4K", value);
+		return config_error(ctx, ctx->lineno, "%s '%s' must be a non-zero multiple of 4K",
+				    key->name, value);
 	*(uint64_t *)field = v;
 	return 0;
 }
@@ -371,6 +394,38 @@ static int parse_provider(struct config_ctx *ctx, const struct config_key *key, 
 {
 	if (strlen(value) >= key->size || !pagemap_provider_find(value))
 		return config_error(ctx, ctx->lineno, "unknown provider '%s'", value);
+	memcpy(field, value, strlen(value) + 1);
+	return 0;
+}
+
+static int parse_drm_mode(struct config_ctx *ctx, const struct config_key *key, void *field,
+			  const char *value)
+{
+	if (strcmp(value, "auto") != 0 && strcmp(value, "off") != 0)
+		return config_error(ctx, ctx->lineno, "bad %s '%s': expected auto or off",
+				    key->name, value);
+	*(bool *)field = !strcmp(value, "auto");
+	return 0;
+}
+
+/*
+ * "auto", or a path under /dev/dri (probed once the file is read). Only
+ * /dev/dri: the configuration must not make gsvmd open other devices.
+ */
+static int parse_node(struct config_ctx *ctx, const struct config_key *key, void *field,
+		      const char *value)
+{
+	static const char dir[] = DRM_NODE_DIR "/";
+
+	if (strcmp(value, CONFIG_NODE_AUTO) != 0 &&
+	    (strncmp(value, dir, strlen(dir)) != 0 || strstr(value, "/../") ||
+	     !value[strlen(dir)]))
+		return config_error(ctx, ctx->lineno,
+				    "bad %s '%s': expected auto or a card node under %s", key->name,
+				    value, dir);
+	if (strlen(value) >= key->size)
+		return config_error(ctx, ctx->lineno, "%s '%s' is too long (at most %zu bytes)",
+				    key->name, value, key->size - 1);
 	memcpy(field, value, strlen(value) + 1);
 	return 0;
 }
@@ -626,9 +681,41 @@ static struct config_section *section_device(struct config_ctx *ctx, enum config
 	return &ctx->dev[core->ndev++];
 }
 
+/* A device's keys must be its provider's: sim has no node, drm no model. */
+static int check_device_keys(struct config_ctx *ctx, struct config_section *s)
+{
+	static const char *const sim_only[] = { "bandwidth", "latency_us" };
+	struct pagemap_config *dev = s->obj;
+	unsigned int line;
+	size_t i;
+
+	if (!strcmp(dev->provider, "sim")) {
+		line = config_key_line(s, "node");
+		if (line)
+			return config_error(ctx, line, "node is for drm devices, not sim ([%s])",
+					    s->title);
+		snprintf(dev->driver, sizeof(dev->driver), "%s", "sim");
+		snprintf(dev->bus, sizeof(dev->bus), "%s", "-");
+		return 0;
+	}
+	for (i = 0; i < ARRAY_SIZE(sim_only); i++) {
+		line = config_key_line(s, sim_only[i]);
+		if (line)
+			return config_error(ctx, line, "%s is for sim devices, not %s ([%s])",
+					    sim_only[i], dev->provider, s->title);
+	}
+	if (!dev->node[0])
+		snprintf(dev->node, sizeof(dev->node), "%s", CONFIG_NODE_AUTO);
+	return 0;
+}
+
 /* A device must make a valid pagemap; provider and capacity were checked. */
 static int check_device(struct config_ctx *ctx, struct config_section *s)
 {
+	int err = check_device_keys(ctx, s);
+
+	if (err)
+		return err;
 	if (pagemap_config_validate(s->obj))
 		return config_error(ctx, s->line, "bad device [%s]", s->title);
 	return 0;
@@ -797,6 +884,141 @@ static int config_section_finish(struct config_ctx *ctx, struct config_section *
 	return kind->check ? kind->check(ctx, s) : 0;
 }
 
+static bool config_is_drm(const struct pagemap_config *dev)
+{
+	return !strcmp(dev->provider, "drm");
+}
+
+/* Index of the device using card @node, other than @self; -1 if none. */
+static int config_node_user(const struct core_config *core, const char *node, unsigned int self)
+{
+	unsigned int i;
+
+	for (i = 0; i < core->ndev; i++)
+		if (i != self && config_is_drm(&core->dev[i]) && !strcmp(core->dev[i].node, node))
+			return (int)i;
+	return -1;
+}
+
+static void config_take_node(struct pagemap_config *dev, const struct drm_node_info *info)
+{
+	snprintf(dev->node, sizeof(dev->node), "%s", info->node);
+	snprintf(dev->driver, sizeof(dev->driver), "%s", info->driver);
+	snprintf(dev->bus, sizeof(dev->bus), "%s", info->bus);
+}
+
+static const char *config_node_error(int err)
+{
+	switch (err) {
+	case -ENODEV:
+		return "not a DRM device";
+	case -EINVAL:
+		return "not a card node (dumb buffers need /dev/dri/cardN, not a render node)";
+	case -EOPNOTSUPP:
+		return "its driver has no dumb buffers";
+	default:
+		return strerror(-err);
+	}
+}
+
+/* Probe every node a device section names. */
+static int config_probe_nodes(struct config_ctx *ctx)
+{
+	struct core_config *core = &ctx->cfg.core;
+	struct drm_node_info info;
+	unsigned int i, line;
+	int err, other;
+
+	for (i = 0; ctx->devices_named && i < core->ndev; i++) {
+		struct pagemap_config *dev = &core->dev[i];
+
+		if (!config_is_drm(dev) || !strcmp(dev->node, CONFIG_NODE_AUTO))
+			continue;
+		line = config_key_line(&ctx->dev[i], "node");
+		other = config_node_user(core, dev->node, i);
+		if (other >= 0 && (unsigned int)other < i)
+			return config_error(ctx, line, "node '%s' is used by [%s] too", dev->node,
+					    ctx->dev[other].title);
+		err = drm_probe(dev->node, &info);
+		if (err)
+			return config_error(ctx, line, "node '%s': %s", dev->node,
+					    config_node_error(err));
+		config_take_node(dev, &info);
+	}
+	return 0;
+}
+
+/* A drm device from [daemon] drm = auto, named after its node ("card0"). */
+static int config_add_found(struct config_ctx *ctx, const struct drm_node_info *info)
+{
+	struct core_config *core = &ctx->cfg.core;
+	unsigned int line = config_key_line(&ctx->single[KIND_DAEMON], "drm");
+	const char *name = strrchr(info->node, '/') + 1;
+	struct pagemap_config *dev;
+	unsigned int i;
+
+	for (i = 0; i < core->ndev; i++)
+		if (!strcmp(core->dev[i].name, name))
+			return config_error(ctx, line,
+					    "drm = auto: %s would be device '%s', a name taken",
+					    info->node, name);
+	if (core->ndev == PAGEMAP_MAX_DEVICES)
+		return config_error(ctx, line, "drm = auto: too many devices (at most %d)",
+				    PAGEMAP_MAX_DEVICES);
+	dev = &core->dev[core->ndev++];
+	memset(dev, 0, sizeof(*dev));
+	snprintf(dev->name, sizeof(dev->name), "%s", name);
+	snprintf(dev->provider, sizeof(dev->provider), "%s", "drm");
+	dev->capacity = ctx->cfg.drm_capacity;
+	config_take_node(dev, info);
+	return 0;
+}
+
+/*
+ * DRM devices: named nodes are probed, node = auto takes the first card no
+ * other device uses, [daemon] drm = auto adds the rest. Discovery runs only
+ * when something asks for it.
+ */
+static int config_resolve_drm(struct config_ctx *ctx)
+{
+	struct drm_node_info found[DRM_DISCOVER_MAX];
+	struct core_config *core = &ctx->cfg.core;
+	unsigned int i, j, n = 0, ndev = core->ndev;
+	bool discover = ctx->cfg.drm_auto;
+	int err;
+
+	err = config_probe_nodes(ctx);
+	if (err)
+		return err;
+	for (i = 0; i < ndev; i++)
+		discover |= config_is_drm(&core->dev[i]) &&
+			    !strcmp(core->dev[i].node, CONFIG_NODE_AUTO);
+	if (!discover)
+		return 0;
+	drm_discover(found, DRM_DISCOVER_MAX, &n);
+	for (i = 0; i < ndev; i++) {
+		if (!config_is_drm(&core->dev[i]) ||
+		    strcmp(core->dev[i].node, CONFIG_NODE_AUTO) != 0)
+			continue;
+		for (j = 0; j < n && config_node_user(core, found[j].node, i) >= 0; j++)
+			;
+		if (j == n)
+			return config_error(ctx, ctx->dev[i].line,
+					    "no unused DRM card node for [%s] (node = auto; %u found)",
+					    ctx->dev[i].title, n);
+		config_take_node(&core->dev[i], &found[j]);
+	}
+	ctx->cfg.drm_found = n;
+	for (j = 0; ctx->cfg.drm_auto && j < n; j++) {
+		if (config_node_user(core, found[j].node, UINT32_MAX) >= 0)
+			continue;
+		err = config_add_found(ctx, &found[j]);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
 static int config_finish(struct config_ctx *ctx)
 {
 	unsigned int i;
@@ -814,7 +1036,7 @@ static int config_finish(struct config_ctx *ctx)
 		if (err)
 			return err;
 	}
-	return 0;
+	return config_resolve_drm(ctx);
 }
 
 /*
@@ -845,8 +1067,8 @@ static int config_parse_result(struct config_ctx *ctx, int rc)
 /**
  * config_default() - The embedded default configuration
  * @out: Receives two 1 GiB sim devices "sim0" and "sim1", the default range
- *       tracker knobs and timeslice (core_config_default()), and the socket
- *       GSVM_DEFAULT_SOCKET
+ *       tracker knobs and timeslice (core_config_default()), the socket
+ *       GSVM_DEFAULT_SOCKET, drm = off and drm_capacity = 256M
  */
 void config_default(struct gsvmd_config *out)
 {
@@ -854,6 +1076,7 @@ void config_default(struct gsvmd_config *out)
 	core_config_default(&out->core);
 	snprintf(out->socket, sizeof(out->socket), "%s", GSVM_DEFAULT_SOCKET);
 	snprintf(out->admin_group, sizeof(out->admin_group), "%s", "gsvm-admin");
+	out->drm_capacity = CONFIG_DRM_CAPACITY;
 }
 
 /**

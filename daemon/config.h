@@ -36,6 +36,11 @@ struct config_endpoint {
  * @admin_group: Members of this group (and root) may use the admin
  *               requests: evict, unbind, rebind, other users' ranges, events
  * @metrics: The Prometheus endpoint (metrics.c); off by default
+ * @drm_auto: [daemon] drm = auto: every DRM card found that no device
+ *            section names becomes a drm device of @drm_capacity
+ * @drm_capacity: Capacity of those devices
+ * @drm_found: Card nodes found when @drm_auto (0: gsvmd says so and runs
+ *             with the other devices)
  */
 struct gsvmd_config {
 	struct core_config core;
@@ -43,6 +48,9 @@ struct gsvmd_config {
 	bool socket_set;
 	char admin_group[CONFIG_GROUP_MAX];
 	struct config_endpoint metrics;
+	bool drm_auto;
+	uint64_t drm_capacity;
+	unsigned int drm_found;
 };
 
 void config_default(struct gsvmd_config *out);

@@ -40,6 +40,8 @@ void core_config_default(struct core_config *cfg)
 	for (i = 0; i < 2; i++) {
 		snprintf(cfg->dev[i].name, sizeof(cfg->dev[i].name), "sim%u", i);
 		strcpy(cfg->dev[i].provider, "sim");
+		strcpy(cfg->dev[i].driver, "sim");
+		strcpy(cfg->dev[i].bus, "-");
 		cfg->dev[i].capacity = 1ULL << 30;
 	}
 	cfg->ndev = 2;

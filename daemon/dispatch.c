@@ -114,6 +114,8 @@ static void dispatch_devices(struct session *s, uint64_t id)
 		info[i].id = pm->id;
 		info[i].name = pm->cfg.name;
 		info[i].provider = pm->cfg.provider;
+		info[i].driver = pm->cfg.driver;
+		info[i].bus = pm->cfg.bus;
 		pagemap_usage(pm, &info[i].capacity, &info[i].used, NULL);
 		info[i].online = pagemap_bound(pm);
 		ptrs[i] = &info[i];

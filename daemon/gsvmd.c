@@ -251,6 +251,7 @@ static bool devices_equal(const struct core_config *a, const struct core_config 
 		x = &a->dev[i];
 		y = &b->dev[i];
 		if (strcmp(x->name, y->name) != 0 || strcmp(x->provider, y->provider) != 0 ||
+		    strcmp(x->node, y->node) != 0 ||
 		    x->capacity != y->capacity || x->bandwidth != y->bandwidth ||
 		    x->latency_us != y->latency_us)
 			return false;
@@ -434,10 +435,14 @@ static int gsvmd_start(struct gsvmd *d)
 		log_err("metrics %s: %s", d->cfg.metrics.text, strerror(-err));
 		return err;
 	}
-	for (i = 0; i < d->core.ndev; i++)
-		log_info("device %u: %s (%s, %llu MiB)", i, d->core.dev[i]->cfg.name,
-			 d->core.dev[i]->cfg.provider,
-			 (unsigned long long)(d->core.dev[i]->cfg.capacity >> 20));
+	for (i = 0; i < d->core.ndev; i++) {
+		const struct pagemap_config *dc = &d->core.dev[i]->cfg;
+
+		log_info("device %u: %s (%s, %llu MiB%s%s%s%s%s%s)", i, dc->name, dc->provider,
+			 (unsigned long long)(dc->capacity >> 20), dc->node[0] ? ", " : "", dc->node,
+			 dc->node[0] ? ", driver " : "", dc->node[0] ? dc->driver : "",
+			 dc->node[0] ? ", bus " : "", dc->node[0] ? dc->bus : "");
+	}
 	log_info("listening on %s", d->cfg.socket);
 	return 0;
 }
@@ -504,6 +509,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "gsvmd: %s\n", err);
 		return 1;
 	}
+	if (d.cfg.drm_auto && !d.cfg.drm_found)
+		log_info("no DRM devices found; using sim devices only");
 	signal(SIGPIPE, SIG_IGN);
 	if (evthread_use_pthreads()) {
 		log_err("libevent: no thread support");

@@ -36,8 +36,16 @@
 
 #define PAGE_SIZE_4K 4096ULL
 
+/*
+ * drm_provider_ops is defined in gsvmd's daemon/drmdev.c (ioctls: not core).
+ * The reference is weak so that programs linking the core without it (the
+ * unit tests) still link; there it is NULL and "drm" an unknown provider.
+ */
+extern const struct pagemap_provider_ops drm_provider_ops __attribute__((weak));
+
 static const struct pagemap_provider_ops *const providers[] = {
 	&sim_provider_ops,
+	&drm_provider_ops,
 };
 
 /**
@@ -53,7 +61,7 @@ const struct pagemap_provider_ops *pagemap_provider_find(const char *name)
 	if (!name)
 		return NULL;
 	for (i = 0; i < sizeof(providers) / sizeof(providers[0]); i++)
-		if (!strcmp(providers[i]->name, name))
+		if (providers[i] && !strcmp(providers[i]->name, name))
 			return providers[i];
 	return NULL;
 }
@@ -63,7 +71,7 @@ const struct pagemap_provider_ops *pagemap_provider_find(const char *name)
  * @cfg: The configuration
  *
  * Return: 0, or -EINVAL for an empty or unterminated name, an unknown
- * provider, or a capacity that is zero or not a multiple of 4 KiB.
+ * provider, an unterminated node, driver or bus, or a capacity that is zero or not a multiple of 4 KiB.
  */
 int pagemap_config_validate(const struct pagemap_config *cfg)
 {
@@ -71,6 +79,9 @@ int pagemap_config_validate(const struct pagemap_config *cfg)
 		return -EINVAL;
 	if (!memchr(cfg->provider, 0, sizeof(cfg->provider)) ||
 	    !pagemap_provider_find(cfg->provider))
+		return -EINVAL;
+	if (!memchr(cfg->node, 0, sizeof(cfg->node)) ||
+	    !memchr(cfg->driver, 0, sizeof(cfg->driver)) || !memchr(cfg->bus, 0, sizeof(cfg->bus)))
 		return -EINVAL;
 	if (!cfg->capacity || cfg->capacity % PAGE_SIZE_4K)
 		return -EINVAL;

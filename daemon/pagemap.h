@@ -15,6 +15,9 @@
 #define PAGEMAP_MAX_DEVICES 64
 #define PAGEMAP_NAME_MAX 64
 #define PAGEMAP_PROVIDER_MAX 16
+#define PAGEMAP_NODE_MAX 64
+#define PAGEMAP_DRIVER_MAX 32
+#define PAGEMAP_BUS_MAX 64
 
 /**
  * struct pagemap_config - What a device is, as configured
@@ -24,6 +27,10 @@
  * @bandwidth: Copy bandwidth model in bytes/s for providers that model one
  *             (sim); 0 means as fast as memcpy
  * @latency_us: Fixed cost per copy in microseconds (sim); 0 means none
+ * @node: The device node of providers that open one (drm: "/dev/dri/card0");
+ *        "" for sim
+ * @driver: The driver behind it, for display ("sim", "vgem", "virtio_gpu")
+ * @bus: Where the device sits, for display ("pci:0000:00:02.0", "-" for sim)
  */
 struct pagemap_config {
 	char name[PAGEMAP_NAME_MAX];
@@ -31,6 +38,9 @@ struct pagemap_config {
 	uint64_t capacity;
 	uint64_t bandwidth;
 	uint32_t latency_us;
+	char node[PAGEMAP_NODE_MAX];
+	char driver[PAGEMAP_DRIVER_MAX];
+	char bus[PAGEMAP_BUS_MAX];
 };
 
 /**
@@ -84,6 +94,8 @@ struct pagemap_provider_ops {
 };
 
 extern const struct pagemap_provider_ops sim_provider_ops;
+/* In gsvmd only (daemon/drmdev.c); a weak reference in pagemap.c. */
+extern const struct pagemap_provider_ops drm_provider_ops;
 
 struct pagemap;
 

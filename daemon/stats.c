@@ -99,6 +99,8 @@ void stats_snapshot(struct core *core, struct stats_snapshot *out)
 		d->id = pm->id;
 		memcpy(d->name, pm->cfg.name, sizeof(d->name));
 		memcpy(d->provider, pm->cfg.provider, sizeof(d->provider));
+		memcpy(d->driver, pm->cfg.driver, sizeof(d->driver));
+		memcpy(d->bus, pm->cfg.bus, sizeof(d->bus));
 		pagemap_usage(pm, &d->capacity, &d->used, NULL);
 		d->online = pagemap_bound(pm);
 	}

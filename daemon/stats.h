@@ -14,6 +14,8 @@ struct stats_device {
 	int id;
 	char name[PAGEMAP_NAME_MAX];
 	char provider[PAGEMAP_PROVIDER_MAX];
+	char driver[PAGEMAP_DRIVER_MAX];
+	char bus[PAGEMAP_BUS_MAX];
 	uint64_t capacity;
 	uint64_t used;
 	bool online;

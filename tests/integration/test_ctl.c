@@ -283,6 +283,8 @@ static const struct jshape shape_device[] = {
 	JKEY("id", int),
 	JKEY("name", string),
 	JKEY("provider", string),
+	JKEY("driver", string),
+	JKEY("bus", string),
 	JKEY("capacity", int),
 	JKEY("used", int),
 	JKEY("online", boolean),
@@ -471,9 +473,10 @@ static void test_devices(void)
 
 	CU_ASSERT_FATAL(wait_devices_empty(sock));
 	CU_ASSERT_EQUAL(ctl_run(&r, sock, "devices", NULL), 0);
-	CU_ASSERT(has_line(r.out, "ID", "NAME", "PROVIDER", "CAPACITY", "USED", "ONLINE", NULL));
-	CU_ASSERT(has_line(r.out, "0", "sim0", "sim", "1 GiB", "yes", NULL));
-	CU_ASSERT(has_line(r.out, "1", "sim1", "sim", "1 GiB", "yes", NULL));
+	CU_ASSERT(has_line(r.out, "ID", "NAME", "PROVIDER", "DRIVER", "BUS", "CAPACITY", "USED",
+			   "ONLINE", NULL));
+	CU_ASSERT(has_line(r.out, "0", "sim0", "sim", "sim", "-", "1 GiB", "yes", NULL));
+	CU_ASSERT(has_line(r.out, "1", "sim1", "sim", "sim", "-", "1 GiB", "yes", NULL));
 	CU_ASSERT_STRING_EQUAL(r.err, "");
 	ctl_free(&r);
 	/* A unique prefix does, and so does $GSVM_SOCKET without --socket. */
@@ -494,6 +497,10 @@ static void test_devices(void)
 		CU_ASSERT_STRING_EQUAL(jstr(o, path), i ? "sim1" : "sim0");
 		snprintf(path, sizeof(path), "devices.%d.provider", i);
 		CU_ASSERT_STRING_EQUAL(jstr(o, path), "sim");
+		snprintf(path, sizeof(path), "devices.%d.driver", i);
+		CU_ASSERT_STRING_EQUAL(jstr(o, path), "sim");
+		snprintf(path, sizeof(path), "devices.%d.bus", i);
+		CU_ASSERT_STRING_EQUAL(jstr(o, path), "-");
 		snprintf(path, sizeof(path), "devices.%d.capacity", i);
 		CU_ASSERT_EQUAL(jint(o, path), 1LL << 30);
 		snprintf(path, sizeof(path), "devices.%d.used", i);

@@ -8,6 +8,7 @@
  * read back what was written.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -291,6 +292,72 @@ static void test_largest_sizes(void)
 	CU_ASSERT_EQUAL(cfg.core.dev[0].bandwidth, UINT64_MAX);
 	CU_ASSERT_EQUAL(cfg.core.dev[0].latency_us, UINT32_MAX);
 	CU_ASSERT_EQUAL(cfg.core.timeslice_ms, 3600000);
+}
+
+/* Whether this machine has DRM devices (the DRM tests differ then). */
+static bool have_dri(void)
+{
+	return access("/dev/dri", F_OK) == 0;
+}
+
+/* Sim devices show driver "sim" and bus "-"; drm = off unless set. */
+static void test_sim_driver_bus(void)
+{
+	char path[sizeof(TMP_TEMPLATE)], err[512];
+	struct gsvmd_config cfg;
+
+	config_default(&cfg);
+	CU_ASSERT_FALSE(cfg.drm_auto);
+	CU_ASSERT_EQUAL(cfg.drm_capacity, 256 * MIB);
+	CU_ASSERT_STRING_EQUAL(cfg.core.dev[0].driver, "sim");
+	CU_ASSERT_STRING_EQUAL(cfg.core.dev[1].bus, "-");
+	CU_ASSERT_EQUAL_FATAL(load_text("[device.a]\nprovider = sim\ncapacity = 4K\n", &cfg, path,
+					err, sizeof(err)),
+			      0);
+	CU_ASSERT_STRING_EQUAL(cfg.core.dev[0].driver, "sim");
+	CU_ASSERT_STRING_EQUAL(cfg.core.dev[0].bus, "-");
+	CU_ASSERT_STRING_EQUAL(cfg.core.dev[0].node, "");
+}
+
+/* drm = auto on a machine without DRM devices: the sim devices alone. */
+static void test_drm_auto(void)
+{
+	char path[sizeof(TMP_TEMPLATE)], err[512];
+	struct gsvmd_config cfg;
+
+	CU_ASSERT_EQUAL_FATAL(load_text("[daemon]\ndrm = auto\ndrm_capacity = 64M\n", &cfg, path,
+					err, sizeof(err)),
+			      0);
+	CU_ASSERT_TRUE(cfg.drm_auto);
+	CU_ASSERT_EQUAL(cfg.drm_capacity, 64 * MIB);
+	if (have_dri())
+		return;
+	CU_ASSERT_EQUAL(cfg.drm_found, 0);
+	CU_ASSERT_EQUAL(cfg.core.ndev, 2);
+	CU_ASSERT_STRING_EQUAL(cfg.core.dev[1].provider, "sim");
+	CU_ASSERT_EQUAL_FATAL(load_text("[daemon]\ndrm = off\n", &cfg, path, err, sizeof(err)), 0);
+	CU_ASSERT_FALSE(cfg.drm_auto);
+}
+
+static void test_drm_errors(void)
+{
+	expect_error("[daemon]\ndrm = maybe\n", 2, "bad drm 'maybe': expected auto or off");
+	expect_error("[daemon]\ndrm_capacity = 6000\n", 2,
+		     "drm_capacity '6000' must be a non-zero multiple of 4K");
+	expect_error("[device.g]\nprovider = drm\ncapacity = 64M\nnode = /dev/null\n", 4,
+		     "bad node '/dev/null': expected auto or a card node under /dev/dri/");
+	expect_error("[device.g]\nprovider = drm\ncapacity = 64M\nnode = /dev/dri/../null\n", 4,
+		     "bad node");
+	expect_error("[device.g]\nprovider = drm\ncapacity = 64M\n\nnode = /dev/dri/card99\n", 5,
+		     "node '/dev/dri/card99': No such file or directory");
+	expect_error("[device.g]\nprovider = sim\ncapacity = 64M\nnode = /dev/dri/card0\n", 4,
+		     "node is for drm devices, not sim ([device.g])");
+	expect_error("[device.g]\nprovider = drm\nbandwidth = 1G\ncapacity = 64M\n", 3,
+		     "bandwidth is for sim devices, not drm ([device.g])");
+	if (!have_dri())
+		expect_error("[device.s]\nprovider = sim\ncapacity = 4K\n"
+			     "[device.g]\nprovider = drm\ncapacity = 64M\n",
+			     4, "no unused DRM card node for [device.g] (node = auto; 0 found)");
 }
 
 static void test_unknown_provider(void)
@@ -621,6 +688,9 @@ int main(void)
 		CU_TEST_ENTRY(test_overflow),
 		CU_TEST_ENTRY(test_largest_sizes),
 		CU_TEST_ENTRY(test_unknown_provider),
+		CU_TEST_ENTRY(test_sim_driver_bus),
+		CU_TEST_ENTRY(test_drm_auto),
+		CU_TEST_ENTRY(test_drm_errors),
 		CU_TEST_ENTRY(test_duplicate_device),
 		CU_TEST_ENTRY(test_duplicate_key),
 		CU_TEST_ENTRY(test_duplicate_section),

@@ -14,7 +14,7 @@
 #   gsvm_itests=a,b     the integration programs group itests runs (VM_ITESTS)
 #   gsvm_scale=N        GSVM_TEST_TIMEOUT_SCALE for them (VM_SCALE)
 
-SUITE_GROUPS="drm kmod uffd itests kmod_shim kernel_log"
+SUITE_GROUPS="drm kmod uffd itests drm_provider kmod_shim kernel_log"
 
 # REPO_TOP, GSVM_BUILD, BUILD_DIR (absolute), KVER: written by mkinitramfs.
 # shellcheck source=/dev/null
@@ -116,6 +116,62 @@ group_itests() {
 		echo "failed:$fail"
 		return 1
 	}
+}
+
+# ---- group drm_provider: gsvmd's drm provider on the VM's two cards.
+# tests/test_drm (tests/unit) calls the provider's ops directly: pools of
+# dumb buffers on both cards, copies across buffers and through PRIME.
+# test_drm (tests/integration) runs gsvmd on a configuration naming the vgem
+# card as device 0 and the virtio-gpu card as device 1 (found like group drm
+# does), checks `gsvmctl devices` shows their drivers, and moves patterned
+# data host -> vgem -> virtio-gpu (PRIME) -> host (CPU faults) and back the
+# other way, checking every byte.
+drm_card_of() { # drm_card_of vgem|virtio_gpu: the card node of that driver
+	for card in /sys/class/drm/card[0-9]*; do
+		case "$card" in *-*) continue ;; esac
+		name=$(basename "$card")
+		drm=$(cut -d' ' -f1 "/sys/kernel/debug/dri/${name#card}/name" 2>/dev/null)
+		dev=$(basename "$(readlink -f "$card/device")")
+		case "$1:$drm:$dev" in
+		vgem:vgem:* | vgem::vgem | virtio_gpu:virtio_gpu:*)
+			echo "/dev/dri/$name"
+			return 0
+			;;
+		esac
+	done
+	return 1
+}
+
+group_drm_provider() {
+	scale=$(cmdline_value gsvm_scale)
+	if grep -qx uffd /run/gsvm-vm.failed; then
+		echo "not running test_drm: this kernel lacks userfaultfd features (group uffd)"
+		return 1
+	fi
+	vgem=$(drm_card_of vgem) || {
+		echo "no vgem card"
+		return 1
+	}
+	virtio=$(drm_card_of virtio_gpu) || {
+		echo "no virtio-gpu card"
+		return 1
+	}
+	conf=/tmp/gsvm-drm.conf
+	cat >"$conf" <<-EOF
+		[device.vgem]
+		provider = drm
+		capacity = 64M
+		node = $vgem
+		[device.virtio]
+		provider = drm
+		capacity = 64M
+		node = $virtio
+	EOF
+	echo "vgem: $vgem, virtio-gpu: $virtio"
+	"$BUILD_DIR/tests/test_drm" || return 1
+	"$BUILD_DIR/gsvmd" --check-config -c "$conf" || return 1
+	GSVM_DRM_CONFIG=$conf GSVMD=$BUILD_DIR/gsvmd GSVMCTL=$BUILD_DIR/gsvmctl \
+		GSVM_TEST_TIMEOUT_SCALE=${scale:-4} timeout 600 "$BUILD_DIR/itests/test_drm"
 }
 
 # ---- group kmod_shim: the kernel fault shim (kmod-shim/, gsvm_shim.ko) when
