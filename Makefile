@@ -118,7 +118,7 @@ all: $(CORE_LIB) $(GSVMD) $(LIBGSVM) $(GSVMCTL) $(EXAMPLE_BINS) $(UNIT_BINS) $(I
 deps:
 	@scripts/install-deps
 
-$(PROTO_GEN): proto/gsvm.proto
+$(PROTO_GEN) &: proto/gsvm.proto
 	@mkdir -p $(GEN)
 	protoc-c --proto_path=proto --c_out=$(GEN) proto/gsvm.proto
 
