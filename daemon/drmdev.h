@@ -32,8 +32,9 @@
  * between a drm and a sim pool go through the CPU views (migrate.c's generic
  * path).
  *
- * drm_provider_ops (declared weak in pagemap.c, which is core and must not
- * pull libdrm into the unit tests) is the provider ops table.
+ * drm_provider_ops is the provider ops table; programs that link this file
+ * register it (pagemap_provider_register()) before reading a configuration:
+ * the core does not name it, so it pulls no libdrm into the core's tests.
  */
 
 /* Size of each dumb buffer of a pool (the last one may be smaller). */

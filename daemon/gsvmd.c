@@ -39,6 +39,7 @@
 #include "gsvmd.h"
 #include "log.h"
 #include "metrics.h"
+#include "pagemap.h"
 #include "service.h"
 #include "session.h"
 #include "workers.h"
@@ -502,6 +503,8 @@ int main(int argc, char **argv)
 	ret = parse_args(argc, argv, &args);
 	if (ret)
 		return ret == 1 ? 0 : 2;
+	/* Before any configuration names it. */
+	pagemap_provider_register(&drm_provider_ops);
 	if (args.check_config)
 		return check_config(&args);
 	log_init(args.verbose, service_journal_stderr());

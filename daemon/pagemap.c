@@ -36,17 +36,42 @@
 
 #define PAGE_SIZE_4K 4096ULL
 
-/*
- * drm_provider_ops is defined in gsvmd's daemon/drmdev.c (ioctls: not core).
- * The reference is weak so that programs linking the core without it (the
- * unit tests) still link; there it is NULL and "drm" an unknown provider.
- */
-extern const struct pagemap_provider_ops drm_provider_ops __attribute__((weak));
+#define PROVIDERS_MAX 8
 
-static const struct pagemap_provider_ops *const providers[] = {
+/*
+ * The providers: sim is the core's own; the others live outside the core
+ * (drm's ioctls in gsvmd's daemon/drmdev.c) and are registered by the
+ * program that links them, before any configuration is read.
+ */
+static const struct pagemap_provider_ops *providers[PROVIDERS_MAX] = {
 	&sim_provider_ops,
-	&drm_provider_ops,
 };
+
+/**
+ * pagemap_provider_register() - Make a provider known by its name
+ * @ops: The provider's ops; must outlive every pagemap made with it
+ *
+ * Not thread-safe: call at start-up, before configurations are read.
+ * Registering the same ops twice is a no-op.
+ *
+ * Return: 0, -EEXIST when another provider has the name, -ENOSPC when the
+ * table is full.
+ */
+int pagemap_provider_register(const struct pagemap_provider_ops *ops)
+{
+	size_t i;
+
+	for (i = 0; i < PROVIDERS_MAX && providers[i]; i++) {
+		if (providers[i] == ops)
+			return 0;
+		if (!strcmp(providers[i]->name, ops->name))
+			return -EEXIST;
+	}
+	if (i == PROVIDERS_MAX)
+		return -ENOSPC;
+	providers[i] = ops;
+	return 0;
+}
 
 /**
  * pagemap_provider_find() - Look up a provider by name
@@ -60,8 +85,8 @@ const struct pagemap_provider_ops *pagemap_provider_find(const char *name)
 
 	if (!name)
 		return NULL;
-	for (i = 0; i < sizeof(providers) / sizeof(providers[0]); i++)
-		if (providers[i] && !strcmp(providers[i]->name, name))
+	for (i = 0; i < PROVIDERS_MAX && providers[i]; i++)
+		if (!strcmp(providers[i]->name, name))
 			return providers[i];
 	return NULL;
 }

@@ -94,7 +94,7 @@ struct pagemap_provider_ops {
 };
 
 extern const struct pagemap_provider_ops sim_provider_ops;
-/* In gsvmd only (daemon/drmdev.c); a weak reference in pagemap.c. */
+/* In gsvmd only (daemon/drmdev.c), registered with pagemap_provider_register(). */
 extern const struct pagemap_provider_ops drm_provider_ops;
 
 struct pagemap;
@@ -188,6 +188,7 @@ struct pagemap_cache {
 	TAILQ_HEAD(, pagemap) idle;
 };
 
+int pagemap_provider_register(const struct pagemap_provider_ops *ops);
 const struct pagemap_provider_ops *pagemap_provider_find(const char *name);
 int pagemap_config_validate(const struct pagemap_config *cfg);
 int pagemap_create(const struct pagemap_config *cfg, int id, struct pagemap_cache *cache,

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "pagemap.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -40,6 +41,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
+	pagemap_provider_register(&drm_provider_ops);
 	report_fd = fcntl(2, F_DUPFD_CLOEXEC, 0);
 	if (report_fd < 0)
 		report_fd = 2;

@@ -20,6 +20,7 @@
 #include "cu.h"
 #include "gsvm.h"
 #include "log.h"
+#include "pagemap.h"
 
 #define KIB 1024ULL
 #define MIB (1024 * KIB)
@@ -712,5 +713,8 @@ int main(void)
 		{ NULL, NULL },
 	};
 
+	/* As gsvmd does: drm is not the core's. */
+	if (pagemap_provider_register(&drm_provider_ops))
+		return 1;
 	return cu_run("config", tests);
 }

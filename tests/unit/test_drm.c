@@ -56,7 +56,16 @@ static bool check(const uint8_t *p, uint64_t len, unsigned int seed)
 
 static void test_registered(void)
 {
+	struct pagemap_provider_ops other = sim_provider_ops;
+
+	/* The core knows sim only; gsvmd registers drm before reading a config. */
+	CU_ASSERT_PTR_NULL(pagemap_provider_find("drm"));
+	CU_ASSERT_EQUAL(pagemap_provider_register(&drm_provider_ops), 0);
+	CU_ASSERT_EQUAL(pagemap_provider_register(&drm_provider_ops), 0);
 	CU_ASSERT_PTR_EQUAL(pagemap_provider_find("drm"), &drm_provider_ops);
+	CU_ASSERT_PTR_EQUAL(pagemap_provider_find("sim"), &sim_provider_ops);
+	/* Another provider under a taken name is refused. */
+	CU_ASSERT_EQUAL(pagemap_provider_register(&other), -EEXIST);
 	CU_ASSERT_PTR_EQUAL(pagemap_provider_find("sim"), &sim_provider_ops);
 }
 
