@@ -14,6 +14,10 @@
  *                                  ; address, [IPv6] or localhost
  *                                  ; (127.0.0.1); or an absolute Unix
  *                                  ; socket path
+ *   shim = auto                    ; fault shims clients may use: auto
+ *                                  ; (theirs: gsvm_shim.ko's when
+ *                                  ; /dev/gsvm-shim exists, else
+ *                                  ; userfaultfd), userfaultfd or kmod
  *
  *   [device.gpu0]                  ; NAME: 1 to 63 of A-Z a-z 0-9 _ -
  *   provider = sim                 ; required; "sim" is the only provider
@@ -130,7 +134,7 @@ struct config_key {
 };
 
 static config_parse_fn parse_socket, parse_provider, parse_capacity, parse_size, parse_uint,
-	parse_notifier_size, parse_chunk_sizes, parse_policy_name, parse_name, parse_endpoint;
+	parse_notifier_size, parse_chunk_sizes, parse_policy_name, parse_name, parse_endpoint, parse_shim;
 
 #define KEY(k, n, fn) .kind = (k), .name = (n), .parse = (fn)
 #define FIELD(type, member) .off = offsetof(type, member), .size = sizeof(((type *)0)->member)
@@ -139,6 +143,7 @@ static const struct config_key config_keys[] = {
 	{ KEY(KIND_DAEMON, "socket", parse_socket), FIELD(struct gsvmd_config, socket) },
 	{ KEY(KIND_DAEMON, "admin_group", parse_name), FIELD(struct gsvmd_config, admin_group) },
 	{ KEY(KIND_DAEMON, "metrics", parse_endpoint), FIELD(struct gsvmd_config, metrics) },
+	{ KEY(KIND_DAEMON, "shim", parse_shim), FIELD(struct gsvmd_config, shim) },
 	{ KEY(KIND_DEVICE, "provider", parse_provider), FIELD(struct pagemap_config, provider),
 	  .required = true },
 	{ KEY(KIND_DEVICE, "capacity", parse_capacity), FIELD(struct pagemap_config, capacity),
@@ -387,6 +392,16 @@ static int parse_name(struct config_ctx *ctx, const struct config_key *key, void
 	if (!n || n >= key->size || i < n || value[0] == '-')
 		return config_error(ctx, ctx->lineno, "bad %s '%s'", key->name, value);
 	memcpy(field, value, n + 1);
+	return 0;
+}
+
+static int parse_shim(struct config_ctx *ctx, const struct config_key *key, void *field,
+		      const char *value)
+{
+	if (strcmp(value, "auto") && strcmp(value, "userfaultfd") && strcmp(value, "kmod"))
+		return config_error(ctx, ctx->lineno,
+				    "unknown shim '%s' (known: auto, userfaultfd, kmod)", value);
+	snprintf(field, key->size, "%s", value);
 	return 0;
 }
 
@@ -854,6 +869,7 @@ void config_default(struct gsvmd_config *out)
 	core_config_default(&out->core);
 	snprintf(out->socket, sizeof(out->socket), "%s", GSVM_DEFAULT_SOCKET);
 	snprintf(out->admin_group, sizeof(out->admin_group), "%s", "gsvm-admin");
+	snprintf(out->shim, sizeof(out->shim), "%s", "auto");
 }
 
 /**

@@ -10,6 +10,7 @@
 /* sizeof(((struct sockaddr_un *)0)->sun_path); checked in config.c */
 #define CONFIG_SOCKET_MAX 108
 #define CONFIG_GROUP_MAX 64
+#define CONFIG_SHIM_MAX 16
 /* INET6_ADDRSTRLEN; checked in config.c */
 #define CONFIG_HOST_MAX 46
 
@@ -36,6 +37,9 @@ struct config_endpoint {
  * @admin_group: Members of this group (and root) may use the admin
  *               requests: evict, unbind, rebind, other users' ranges, events
  * @metrics: The Prometheus endpoint (metrics.c); off by default
+ * @shim: The fault shims clients may use: "auto" (the one the client
+ *        chose: the kernel module's when /dev/gsvm-shim exists, else
+ *        userfaultfd), "userfaultfd" or "kmod" (only that one)
  */
 struct gsvmd_config {
 	struct core_config core;
@@ -43,6 +47,7 @@ struct gsvmd_config {
 	bool socket_set;
 	char admin_group[CONFIG_GROUP_MAX];
 	struct config_endpoint metrics;
+	char shim[CONFIG_SHIM_MAX];
 };
 
 void config_default(struct gsvmd_config *out);
