@@ -123,7 +123,9 @@ group_itests() {
 # open; test_e2e (every end-to-end integrity test) with the clients on the
 # module (GSVM_SHIM=kmod) and gsvmd accepting only it ([daemon] shim = kmod);
 # test_kmod (a client killed in a forwarded fault, gsvmd killed while clients
-# wait, rmmod with a client attached); then a clean unload. The hung-task
+# wait, rmmod with a client attached); kmod_notify (MMU interval notifiers,
+# their INVALIDATE events and snapshots on malloc'd memory); then a clean
+# unload. The hung-task
 # detector is set to 10 s meanwhile, so that group kernel_log sees a task
 # left in an unkillable wait; kmemleak is scanned when the kernel has it.
 group_kmod_shim() {
@@ -160,6 +162,7 @@ group_kmod_shim() {
 		echo "== $t (GSVM_SHIM=kmod): exit $rc in $(($(cut -d. -f1 /proc/uptime) - t_start)) s"
 		[ "$rc" = 0 ] || fail="$fail $t"
 	done
+	/gsvm-vm/kmod_notify || fail="$fail kmod_notify"
 	if rmmod gsvm_shim; then
 		echo "gsvm_shim.ko: unloaded once its clients were gone"
 	else
