@@ -165,12 +165,14 @@ static void client_destroy(struct gsvm *g)
 static int client_shim_open(struct gsvm *g)
 {
 	const char *want = secure_getenv("GSVM_SHIM");
-	bool forced = want && !strcmp(want, "kmod");
+	bool forced;
 
-	if (want && *want && strcmp(want, "auto") && strcmp(want, "kmod") &&
-	    strcmp(want, "userfaultfd"))
+	if (!want || !*want)
+		want = "auto";
+	forced = strcmp(want, "kmod") == 0;
+	if (!forced && strcmp(want, "auto") != 0 && strcmp(want, "userfaultfd") != 0)
 		return -EINVAL;
-	if (!want || !strcmp(want, "auto") || forced) {
+	if (strcmp(want, "userfaultfd") != 0) {
 		g->uffd = open(GSVM_SHIM_DEVICE, O_RDWR | O_CLOEXEC);
 		if (g->uffd >= 0) {
 			g->kmod = true;

@@ -398,7 +398,8 @@ static int parse_name(struct config_ctx *ctx, const struct config_key *key, void
 static int parse_shim(struct config_ctx *ctx, const struct config_key *key, void *field,
 		      const char *value)
 {
-	if (strcmp(value, "auto") && strcmp(value, "userfaultfd") && strcmp(value, "kmod"))
+	if (strcmp(value, "auto") != 0 && strcmp(value, "userfaultfd") != 0 &&
+	    strcmp(value, "kmod") != 0)
 		return config_error(ctx, ctx->lineno,
 				    "unknown shim '%s' (known: auto, userfaultfd, kmod)", value);
 	snprintf(field, key->size, "%s", value);

@@ -81,7 +81,7 @@ static int dispatch_shim(struct session *s, Gsvm__FaultShim kind)
 	default:
 		return -EPROTONOSUPPORT;
 	}
-	if (strcmp(allowed, "auto") && strcmp(allowed, ops->name))
+	if (strcmp(allowed, "auto") != 0 && strcmp(allowed, ops->name) != 0)
 		return -EPROTONOSUPPORT;
 	s->shim_ops = ops;
 	return 0;

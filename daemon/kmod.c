@@ -42,8 +42,8 @@ static int kmod_open(int fd, int *out)
 	struct stat st;
 	int err, flags;
 
-	if (fstat(fd, &st) || !S_ISCHR(st.st_mode) ||
-	    kmod_ioctl(fd, GSVM_SHIM_IOC_VERSION, &v) || v.version != GSVM_SHIM_VERSION) {
+	if (fstat(fd, &st) || !S_ISCHR(st.st_mode) || kmod_ioctl(fd, GSVM_SHIM_IOC_VERSION, &v) ||
+	    v.version != GSVM_SHIM_VERSION) {
 		err = -EINVAL;
 		goto out;
 	}

@@ -654,7 +654,7 @@ static bool uffd_is_userfaultfd(int fd)
 	if (n < 0)
 		return false;
 	target[n] = 0;
-	if (strcmp(target, "anon_inode:[userfaultfd]"))
+	if (strcmp(target, "anon_inode:[userfaultfd]") != 0)
 		return false;
 	/*
 	 * One the client never set up (UFFDIO_API) polls as an error and

@@ -457,7 +457,8 @@ static vm_fault_t gsvm_page_mkwrite(struct vm_fault *vmf)
 		unlock_page(page);
 		return VM_FAULT_NOPAGE;
 	}
-	if (gsvm_page_state(r, vmf->pgoff, true) != GSVM_PAGE_WP)
+	if (vmf->pgoff >= r->npages || test_bit(vmf->pgoff, r->unmanaged) ||
+	    !test_bit(vmf->pgoff, r->wp) || READ_ONCE(r->ctx->state) == GSVM_CTX_GONE)
 		return VM_FAULT_LOCKED;
 	unlock_page(page);
 	return gsvm_forward(r, vmf, GSVM_SHIM_FAULT_WRITE | GSVM_SHIM_FAULT_WP);
@@ -1287,6 +1288,7 @@ static struct gsvm_region *gsvm_region_alloc(struct gsvm_ctx *ctx, struct file *
 		return ERR_PTR(-ENOMEM);
 	}
 	kref_init(&r->ref);
+	INIT_LIST_HEAD(&r->link);
 	init_rwsem(&r->lock);
 	r->file = get_file(file);
 	r->ctx = ctx;
@@ -1297,8 +1299,8 @@ static struct gsvm_region *gsvm_region_alloc(struct gsvm_ctx *ctx, struct file *
 
 static long gsvm_ioc_region(struct gsvm_ctx *ctx, void __user *uarg)
 {
+	struct gsvm_region *r, *other;
 	struct gsvm_shim_region req;
-	struct gsvm_region *r;
 	struct file *file;
 
 	if (copy_from_user(&req, uarg, sizeof(req)))
@@ -1313,6 +1315,14 @@ static long gsvm_ioc_region(struct gsvm_ctx *ctx, void __user *uarg)
 	if (IS_ERR(r))
 		return PTR_ERR(r);
 	mutex_lock(&ctx->lock);
+	list_for_each_entry(other, &ctx->regions, link) {
+		/* ZAP finds a region by its memfd: one region per memfd. */
+		if (file_inode(other->file) == file_inode(r->file)) {
+			mutex_unlock(&ctx->lock);
+			gsvm_region_put(r);
+			return -EEXIST;
+		}
+	}
 	r->id = ++ctx->next_region;
 	list_add_tail(&r->link, &ctx->regions);
 	mutex_unlock(&ctx->lock);

@@ -1,16 +1,28 @@
 // SPDX-License-Identifier: MIT
 /*
- * kmod_notify: gsvm_shim.ko's MMU interval notifiers and snapshots on
- * malloc'd memory, in the VM (group kmod_shim). One process is both the
- * client and the server: it opens /dev/gsvm-shim, asks for the server file,
- * watches a malloc'd buffer and checks, after each change to it, the
- * INVALIDATE event (reason, range, new sequence number), that the old
- * sequence number is no longer valid (the retry of the protocol) and what a
- * new snapshot says. Prints one line per step; exit 0 when all hold.
+ * kmod_notify: gsvm_shim.ko's ABI without gsvmd, in the VM (group
+ * kmod_shim). One process is both the client and the server: it opens
+ * /dev/gsvm-shim and asks for the server file.
+ *
+ * Notifiers: it watches a malloc'd buffer and checks, after each change to
+ * it, the INVALIDATE event (reason, range, new sequence number), that the
+ * old sequence number is no longer valid (the retry of the protocol) and
+ * what a new snapshot says.
+ *
+ * Fault path: it maps a region and answers its own threads' faults by hand:
+ * FILL, ERROR (the thread takes SIGBUS), write protection, ZAP, UNREGISTER,
+ * and the region checks (unsealed memfd, one region per memfd).
+ *
+ * Prints one line per step; exit 0 when all hold.
  */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,13 +39,13 @@ static long page;
 static int srv;
 static int failed;
 
-#define CHECK(cond, ...)                                       \
-	do {                                                   \
-		if (!(cond)) {                                 \
+#define CHECK(cond, ...)                                           \
+	do {                                                       \
+		if (!(cond)) {                                     \
 			printf("kmod_notify: FAIL: " __VA_ARGS__); \
-			printf(" (%s)\n", #cond);              \
-			failed = 1;                            \
-		}                                              \
+			printf(" (%s)\n", #cond);                  \
+			failed = 1;                                \
+		}                                                  \
 	} while (0)
 
 static int snapshot(uint64_t id, uint8_t *p, uint32_t flags, uint8_t *out, uint64_t *seq)
@@ -87,6 +99,154 @@ static int wait_invalidate(uint32_t reason, uintptr_t addr, uint64_t *seq)
 		}
 	}
 	return -ETIMEDOUT;
+}
+
+/* Read events until a FAULT at @addr arrives; its flags, or -1. */
+static int wait_fault(uintptr_t addr)
+{
+	struct gsvm_shim_event ev;
+	struct pollfd pfd = { .fd = srv, .events = POLLIN };
+
+	while (poll(&pfd, 1, 5000) == 1) {
+		if (read(srv, &ev, sizeof(ev)) != sizeof(ev))
+			continue;
+		if (ev.type == GSVM_SHIM_EVENT_FAULT && ev.addr == addr)
+			return (int)ev.flags;
+	}
+	return -1;
+}
+
+struct access {
+	volatile uint8_t *p;
+	bool write;
+	int value; /* what was read, -1: SIGBUS */
+};
+
+static __thread sigjmp_buf access_jmp;
+
+static void access_sigbus(int sig)
+{
+	(void)sig;
+	siglongjmp(access_jmp, 1);
+}
+
+static void *accessor(void *arg)
+{
+	struct access *a = arg;
+
+	if (sigsetjmp(access_jmp, 1)) {
+		a->value = -1;
+		return NULL;
+	}
+	if (a->write)
+		*a->p = 0x77;
+	a->value = *a->p;
+	return NULL;
+}
+
+static int fill(uint8_t *addr, const void *src)
+{
+	struct gsvm_shim_fill f = { .addr = (uintptr_t)addr,
+				    .len = (uint64_t)page,
+				    .src = (uintptr_t)src };
+
+	return ioctl(srv, GSVM_SHIM_IOC_FILL, &f) ? -errno : 0;
+}
+
+static int range_ioctl(unsigned long req, uint8_t *addr)
+{
+	struct gsvm_shim_range r = { .addr = (uintptr_t)addr, .len = (uint64_t)page };
+
+	return ioctl(srv, req, &r) ? -errno : 0;
+}
+
+static int wrprotect(uint8_t *addr, bool on)
+{
+	struct gsvm_shim_wp wp = { .addr = (uintptr_t)addr,
+				   .len = (uint64_t)page,
+				   .mode = on ? GSVM_SHIM_WP_ON : GSVM_SHIM_WP_OFF };
+
+	return ioctl(srv, GSVM_SHIM_IOC_WRPROTECT, &wp) ? -errno : 0;
+}
+
+/* Start an access of @p from a thread; answer its fault with @answer. */
+static int access_page(uint8_t *p, bool write, int (*answer)(uint8_t *p, void *arg), void *arg,
+		       int *flags)
+{
+	struct access a = { .p = p, .write = write };
+	pthread_t t;
+
+	pthread_create(&t, NULL, accessor, &a);
+	*flags = wait_fault((uintptr_t)p);
+	if (*flags >= 0 && answer(p, arg))
+		*flags = -2;
+	pthread_join(t, NULL);
+	return a.value;
+}
+
+static int answer_fill(uint8_t *p, void *arg)
+{
+	return fill(p, arg);
+}
+
+static int answer_error(uint8_t *p, void *arg)
+{
+	(void)arg;
+	return range_ioctl(GSVM_SHIM_IOC_ERROR, p);
+}
+
+static int answer_unprotect(uint8_t *p, void *arg)
+{
+	(void)arg;
+	return wrprotect(p, false);
+}
+
+static void fault_path(int dev)
+{
+	struct gsvm_shim_region reg = { 0 };
+	uint8_t *src = malloc((size_t)page);
+	int memfd, flags, v;
+	uint8_t *p;
+
+	memset(src, 0xab, (size_t)page);
+	memfd = memfd_create("kmod_notify", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	CHECK(!ftruncate(memfd, 16 * page), "ftruncate");
+	reg.memfd = memfd;
+	CHECK(ioctl(dev, GSVM_SHIM_IOC_REGION, &reg) && errno == EINVAL, "unsealed memfd refused");
+	CHECK(!fcntl(memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW), "seal");
+	CHECK(!ioctl(dev, GSVM_SHIM_IOC_REGION, &reg), "region: %s", strerror(errno));
+	CHECK(ioctl(dev, GSVM_SHIM_IOC_REGION, &reg) && errno == EEXIST, "one region per memfd");
+	p = mmap(NULL, 16 * (size_t)page, PROT_READ | PROT_WRITE, MAP_SHARED, dev,
+		 (off_t)reg.offset);
+	CHECK(p != MAP_FAILED, "mmap: %s", strerror(errno));
+	if (p == MAP_FAILED)
+		return;
+	signal(SIGBUS, access_sigbus);
+
+	v = access_page(p, false, answer_fill, src, &flags);
+	CHECK(flags == 0 && v == 0xab, "FILL answers a read fault (flags %d, read %d)", flags, v);
+	v = access_page(p + page, true, answer_error, NULL, &flags);
+	CHECK(flags == GSVM_SHIM_FAULT_WRITE && v == -1,
+	      "ERROR answers a write fault with SIGBUS (flags %d, read %d)", flags, v);
+	CHECK(!fill(p + 2 * page, NULL) && !wrprotect(p + 2 * page, true), "fill zeros, protect");
+	v = access_page(p + 2 * page, true, answer_unprotect, NULL, &flags);
+	CHECK(flags == (GSVM_SHIM_FAULT_WRITE | GSVM_SHIM_FAULT_WP) && v == 0x77,
+	      "a write to a protected page waits for WRPROTECT off (flags %d, read %d)", flags, v);
+	{
+		struct gsvm_shim_zap z = { .memfd = memfd, .offset = 0, .len = (uint64_t)page };
+
+		CHECK(!ioctl(srv, GSVM_SHIM_IOC_ZAP, &z), "zap: %s", strerror(errno));
+	}
+	memset(src, 0xcd, (size_t)page);
+	v = access_page(p, false, answer_fill, src, &flags);
+	CHECK(flags == 0 && v == 0xcd, "a zapped page faults again (flags %d, read %d)", flags, v);
+	CHECK(!range_ioctl(GSVM_SHIM_IOC_UNREGISTER, p + 3 * page), "unregister");
+	CHECK(p[3 * page] == 0, "an unregistered hole reads zeros without a fault");
+	printf("kmod_notify: fault path: FILL, ERROR (SIGBUS), write protection, ZAP, "
+	       "UNREGISTER, region checks\n");
+	munmap(p, 16 * (size_t)page);
+	close(memfd);
+	free(src);
 }
 
 int main(void)
@@ -160,6 +320,7 @@ int main(void)
 
 	CHECK(!ioctl(srv, GSVM_SHIM_IOC_NOTIFIER_REMOVE, &nt), "notifier_remove");
 	free(p);
+	fault_path(dev);
 	close(srv);
 	close(dev);
 	printf("kmod_notify: %s\n", failed ? "FAIL" : "ok");
