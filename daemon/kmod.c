@@ -5,8 +5,9 @@
  * The fault shim of gsvm_shim.ko (kmod-shim/, ABI in include/gsvm_shim.h).
  * The client maps its memfds through /dev/gsvm-shim instead of registering
  * them with a userfaultfd, and sends its open device file in the hello.
- * gsvmd trades it for a server file (GSVM_SHIM_IOC_SERVE) and closes the
- * client's: from then on the module knows when gsvmd is gone (the server
+ * gsvmd trades it for a server file (GSVM_SHIM_IOC_SERVE), checks that
+ * the file was opened by the peer itself (the pid SERVE returns against
+ * SO_PEERCRED's) and closes the client's: from then on the module knows when gsvmd is gone (the server
  * file is released) and makes waiting faults take SIGBUS rather than hang.
  *
  * The fault thread is the userfaultfd shim's (uffd.c); this file is the
@@ -35,7 +36,11 @@ static int kmod_ioctl(int fd, unsigned long req, void *arg)
 	return ioctl(fd, req, arg) ? -errno : 0;
 }
 
-static int kmod_open(int fd, int *out)
+/*
+ * The device file must be the peer's own: it is served with the session's
+ * identity and accounts, so a file passed on by another process is refused.
+ */
+static int kmod_open(int fd, pid_t peer, int *out)
 {
 	struct gsvm_shim_serve serve = { 0 };
 	struct gsvm_shim_version v;
@@ -50,6 +55,11 @@ static int kmod_open(int fd, int *out)
 	err = kmod_ioctl(fd, GSVM_SHIM_IOC_SERVE, &serve);
 	if (err)
 		goto out;
+	if (serve.pid != peer) {
+		err = -EPERM;
+		close(serve.fd);
+		goto out;
+	}
 	flags = fcntl(serve.fd, F_GETFL);
 	if (flags < 0 || fcntl(serve.fd, F_SETFL, flags | O_NONBLOCK) < 0) {
 		err = -errno;

@@ -5,6 +5,7 @@
 #include <linux/userfaultfd.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "svm.h"
 
@@ -24,9 +25,11 @@ struct shim_port {
 	const char *name;
 	/**
 	 * @open: Check the descriptor the client sent and return the one to
-	 * serve (non-blocking, close-on-exec). Takes ownership of @fd.
+	 * serve (non-blocking, close-on-exec). @peer: the client's pid (from
+	 * SO_PEERCRED), for ports that can tell whose the descriptor is.
+	 * Takes ownership of @fd.
 	 */
-	int (*open)(int fd, int *out);
+	int (*open)(int fd, pid_t peer, int *out);
 	/** @read: Up to @max messages; the count, 0 when none is queued. */
 	int (*read)(int fd, struct uffd_msg *msgs, int max);
 	/** @writeprotect: Set (@on) or lift write-protection; lifting wakes writers. */

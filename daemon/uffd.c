@@ -537,7 +537,7 @@ int shim_thread_create(struct session *s, int fd, const struct shim_port *port, 
 	struct uffd_shim *sh;
 	int err;
 
-	err = port->open(fd, &fd);
+	err = port->open(fd, s->pid, &fd);
 	if (err)
 		return err;
 	sh = mem_zalloc(sizeof(*sh));
@@ -663,10 +663,11 @@ static bool uffd_is_userfaultfd(int fd)
 	return poll(&pfd, 1, 0) >= 0 && !(pfd.revents & (POLLERR | POLLNVAL));
 }
 
-static int uffd_port_open(int fd, int *out)
+static int uffd_port_open(int fd, pid_t peer, int *out)
 {
 	int flags;
 
+	(void)peer;
 	if (!uffd_is_userfaultfd(fd)) {
 		close(fd);
 		return -EINVAL;

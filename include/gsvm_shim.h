@@ -109,10 +109,16 @@ struct gsvm_shim_region {
  * struct gsvm_shim_serve - GSVM_SHIM_IOC_SERVE (client file, once)
  * @flags: 0
  * @fd: Out: the server file (close-on-exec)
+ * @pid: Out: the process that opened the client file, in the caller's pid
+ *       namespace (0 if it is not visible there), for gsvmd to compare with
+ *       its peer's credentials
+ * @pad: 0
  */
 struct gsvm_shim_serve {
 	__u32 flags;
 	__s32 fd;
+	__s32 pid;
+	__u32 pad;
 };
 
 /**

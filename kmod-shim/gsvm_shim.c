@@ -106,6 +106,7 @@ enum gsvm_ctx_state {
  * struct gsvm_ctx - A client's open of /dev/gsvm-shim
  * @ref: References: client file, server file, regions
  * @mm: The client's mm (mmgrab)
+ * @pid: The process that opened the client file
  * @lock: Protects @state, @waiters, @regions, @next_region
  * @state: &enum gsvm_ctx_state
  * @regions: Its regions (&gsvm_region.link)
@@ -124,6 +125,7 @@ enum gsvm_ctx_state {
 struct gsvm_ctx {
 	struct kref ref;
 	struct mm_struct *mm;
+	struct pid *pid;
 	struct mutex lock;
 	enum gsvm_ctx_state state;
 	struct list_head regions;
@@ -244,6 +246,7 @@ static void gsvm_ctx_free(struct kref *ref)
 	list_for_each_entry_safe(n, tmp, &ctx->events, link)
 		kfree(n);
 	mmdrop(ctx->mm);
+	put_pid(ctx->pid);
 	kfree(ctx);
 }
 
@@ -1239,7 +1242,7 @@ static long gsvm_ioc_serve(struct gsvm_ctx *ctx, void __user *uarg)
 
 	if (copy_from_user(&s, uarg, sizeof(s)))
 		return -EFAULT;
-	if (s.flags)
+	if (s.flags || s.pad)
 		return -EINVAL;
 	mutex_lock(&ctx->lock);
 	if (ctx->state != GSVM_CTX_NEW) {
@@ -1256,6 +1259,7 @@ static long gsvm_ioc_serve(struct gsvm_ctx *ctx, void __user *uarg)
 	ctx->state = GSVM_CTX_SERVED;
 	mutex_unlock(&ctx->lock);
 	s.fd = fd;
+	s.pid = pid_vnr(ctx->pid);
 	/* The descriptor is installed: on a bad buffer it stays, as for open(). */
 	return copy_to_user(uarg, &s, sizeof(s)) ? -EFAULT : 0;
 }
@@ -1414,6 +1418,7 @@ static int gsvm_open(struct inode *inode, struct file *file)
 	init_waitqueue_head(&ctx->fault_wq);
 	mmgrab(current->mm);
 	ctx->mm = current->mm;
+	ctx->pid = get_task_pid(current, PIDTYPE_TGID);
 	file->private_data = ctx;
 	return 0;
 }

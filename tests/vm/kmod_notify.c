@@ -265,6 +265,7 @@ int main(void)
 		return 1;
 	}
 	srv = serve.fd;
+	CHECK(serve.pid == getpid(), "SERVE names the opener (%d, not %d)", serve.pid, getpid());
 	p = aligned_alloc((size_t)page, NPAGES * (size_t)page);
 	if (!p)
 		return 1;
