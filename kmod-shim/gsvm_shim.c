@@ -798,18 +798,18 @@ static long gsvm_ioc_zap(struct gsvm_ctx *ctx, void __user *uarg)
 {
 	struct gsvm_region *r;
 	struct gsvm_shim_zap z;
-	struct fd f;
+	struct file *file;
 	int err;
 
 	if (copy_from_user(&z, uarg, sizeof(z)))
 		return -EFAULT;
 	if (!gsvm_range_ok(z.offset, z.len) || z.pad)
 		return -EINVAL;
-	f = fdget(z.memfd);
-	if (!f.file)
+	file = fget(z.memfd);
+	if (!file)
 		return -EBADF;
-	r = gsvm_region_by_file(ctx, f.file);
-	fdput(f);
+	r = gsvm_region_by_file(ctx, file);
+	fput(file);
 	if (!r)
 		return -ENOENT;
 	err = -EINVAL;
