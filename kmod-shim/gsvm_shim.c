@@ -21,7 +21,9 @@
  * - .fault on a page the memfd does not hold queues a FAULT event and
  *   waits; so does a write to a write-protected page. The wait drops the
  *   mmap lock when the fault may be retried (like userfaultfd) and is
- *   killable; otherwise it waits in short slices and lets the access retry.
+ *   killable, or interruptible for a user fault: a signal handler runs and
+ *   the access faults (and is forwarded) again. Otherwise it waits in short
+ *   slices and lets the access retry.
  * - .page_mkwrite gates the first write to a mapped page: the mapping is
  *   write-notified (read faults map pages read-only), so write protection
  *   needs no page-table walk of ours: protecting a page zaps its PTEs.
@@ -413,7 +415,11 @@ static vm_fault_t gsvm_forward(struct gsvm_region *r, struct vm_fault *vmf, u32 
 	/* @r may go with the lock (munmap); @ctx stays for the wait. */
 	kref_get(&ctx->ref);
 	gsvm_release_fault_lock(vmf);
-	wait_event_killable(ctx->fault_wq, READ_ONCE(w.status));
+	/* A user fault lets signal handlers run meanwhile, then faults again. */
+	if (vmf->flags & FAULT_FLAG_INTERRUPTIBLE)
+		wait_event_interruptible(ctx->fault_wq, READ_ONCE(w.status));
+	else
+		wait_event_killable(ctx->fault_wq, READ_ONCE(w.status));
 	gsvm_wait_end(ctx, &w);
 	gsvm_ctx_put(ctx);
 	return VM_FAULT_RETRY;

@@ -201,6 +201,37 @@ static int answer_unprotect(uint8_t *p, void *arg)
 	return wrprotect(p, false);
 }
 
+static volatile sig_atomic_t usr1_seen;
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	usr1_seen = 1;
+}
+
+/*
+ * A signal reaches a thread waiting in a forwarded fault: its handler runs,
+ * then the access faults again (a second event), and FILL ends it.
+ */
+static void signal_while_waiting(uint8_t *p, const uint8_t *src)
+{
+	struct access a = { .p = p };
+	pthread_t t;
+	int first, second;
+
+	signal(SIGUSR1, on_usr1);
+	pthread_create(&t, NULL, accessor, &a);
+	first = wait_fault((uintptr_t)p);
+	pthread_kill(t, SIGUSR1);
+	second = wait_fault((uintptr_t)p);
+	CHECK(!fill(p, src), "fill");
+	pthread_join(t, NULL);
+	CHECK(first == 0 && second == 0 && usr1_seen && a.value == src[0],
+	      "a handler runs during the wait, then the fault is forwarded again "
+	      "(events %d %d, handler %d, read %d)",
+	      first, second, (int)usr1_seen, a.value);
+}
+
 static void fault_path(int dev)
 {
 	struct gsvm_shim_region reg = { 0 };
@@ -240,10 +271,11 @@ static void fault_path(int dev)
 	memset(src, 0xcd, (size_t)page);
 	v = access_page(p, false, answer_fill, src, &flags);
 	CHECK(flags == 0 && v == 0xcd, "a zapped page faults again (flags %d, read %d)", flags, v);
+	signal_while_waiting(p + 4 * page, src);
 	CHECK(!range_ioctl(GSVM_SHIM_IOC_UNREGISTER, p + 3 * page), "unregister");
 	CHECK(p[3 * page] == 0, "an unregistered hole reads zeros without a fault");
 	printf("kmod_notify: fault path: FILL, ERROR (SIGBUS), write protection, ZAP, "
-	       "UNREGISTER, region checks\n");
+	       "a signal while waiting, UNREGISTER, region checks\n");
 	munmap(p, 16 * (size_t)page);
 	close(memfd);
 	free(src);
