@@ -429,10 +429,15 @@ static vm_fault_t gsvm_fault(struct vm_fault *vmf)
 {
 	struct gsvm_region *r = vmf->vma->vm_private_data;
 	bool write = vmf->flags & FAULT_FLAG_WRITE;
+	enum gsvm_page state;
 	vm_fault_t ret;
 
 	down_read(&r->lock);
-	switch (gsvm_page_state(r, vmf->pgoff, write)) {
+	state = gsvm_page_state(r, vmf->pgoff, write);
+	/* gsvmd serves the context's mm only: not a child that got the mapping. */
+	if (state != GSVM_PAGE_READY && vmf->vma->vm_mm != r->ctx->mm)
+		state = GSVM_PAGE_SIGBUS;
+	switch (state) {
 	case GSVM_PAGE_READY:
 		ret = r->shmem_ops->fault(vmf);
 		up_read(&r->lock);
@@ -470,6 +475,8 @@ static vm_fault_t gsvm_page_mkwrite(struct vm_fault *vmf)
 	    !test_bit(vmf->pgoff, r->wp) || READ_ONCE(r->ctx->state) == GSVM_CTX_GONE)
 		return VM_FAULT_LOCKED;
 	unlock_page(page);
+	if (vmf->vma->vm_mm != r->ctx->mm)
+		return VM_FAULT_SIGBUS;
 	return gsvm_forward(r, vmf, GSVM_SHIM_FAULT_WRITE | GSVM_SHIM_FAULT_WP);
 }
 
@@ -1398,8 +1405,12 @@ static int gsvm_mmap(struct file *file, struct vm_area_struct *vma)
 	found->shmem_ops = vma->vm_ops;
 	vma->vm_ops = &gsvm_vm_ops;
 	vma->vm_private_data = found;
-	/* No growing in place (mremap), no huge pages collapsed over holes. */
-	gsvm_vm_flags_set(vma, VM_DONTEXPAND | VM_NOHUGEPAGE);
+	/*
+	 * No growing in place (mremap), no huge pages collapsed over holes, not
+	 * inherited by fork() (MADV_DOFORK may undo that: then the child's
+	 * faults that would need gsvmd take SIGBUS).
+	 */
+	gsvm_vm_flags_set(vma, VM_DONTEXPAND | VM_NOHUGEPAGE | VM_DONTCOPY);
 	return 0;
 }
 

@@ -29,6 +29,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "gsvm_shim.h"
@@ -232,6 +233,28 @@ static void signal_while_waiting(uint8_t *p, const uint8_t *src)
 	      first, second, (int)usr1_seen, a.value);
 }
 
+/*
+ * A child that got the mapping anyway (MADV_DOFORK) reads the pages that
+ * are there; a missing one takes SIGBUS, since gsvmd serves the parent only.
+ */
+static void fork_child(uint8_t *p)
+{
+	int status = 0;
+	pid_t pid;
+
+	CHECK(!madvise(p, 16 * (size_t)page, MADV_DOFORK), "MADV_DOFORK");
+	pid = fork();
+	if (!pid) {
+		signal(SIGBUS, SIG_DFL);
+		if (p[0] != 0xcd)
+			_exit(1);
+		(void)*(volatile uint8_t *)(p + 5 * page);
+		_exit(2);
+	}
+	CHECK(waitpid(pid, &status, 0) == pid && WIFSIGNALED(status) && WTERMSIG(status) == SIGBUS,
+	      "a forked child: present pages read, a missing one SIGBUS (status %#x)", status);
+}
+
 static void fault_path(int dev)
 {
 	struct gsvm_shim_region reg = { 0 };
@@ -272,10 +295,11 @@ static void fault_path(int dev)
 	v = access_page(p, false, answer_fill, src, &flags);
 	CHECK(flags == 0 && v == 0xcd, "a zapped page faults again (flags %d, read %d)", flags, v);
 	signal_while_waiting(p + 4 * page, src);
+	fork_child(p);
 	CHECK(!range_ioctl(GSVM_SHIM_IOC_UNREGISTER, p + 3 * page), "unregister");
 	CHECK(p[3 * page] == 0, "an unregistered hole reads zeros without a fault");
 	printf("kmod_notify: fault path: FILL, ERROR (SIGBUS), write protection, ZAP, "
-	       "a signal while waiting, UNREGISTER, region checks\n");
+	       "a signal while waiting, fork, UNREGISTER, region checks\n");
 	munmap(p, 16 * (size_t)page);
 	close(memfd);
 	free(src);
