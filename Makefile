@@ -47,7 +47,7 @@ PROTO_GEN := $(GEN)/gsvm.pb-c.c $(GEN)/gsvm.pb-c.h
 PROTO_OBJS := $(GEN)/gsvm.pb-c.o $(BUILD)/proto/wire.o
 
 # gsvmd: the core plus the daemon's I/O layers.
-DAEMON_NAMES := gsvmd log config drmdev control dispatch prefetch admin events metrics service session uffd workers
+DAEMON_NAMES := gsvmd log config drmdev control dispatch prefetch admin events metrics service session uffd kmod workers
 DAEMON_SRCS := $(wildcard $(addprefix daemon/,$(addsuffix .c,$(DAEMON_NAMES))))
 DAEMON_OBJS := $(DAEMON_SRCS:%.c=$(BUILD)/%.o)
 # libevent_extra: evhttp, for the metrics endpoint.

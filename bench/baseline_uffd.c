@@ -96,7 +96,7 @@ static int faulter_main(void *arg)
 	pid_t h;
 
 	order = malloc(n * sizeof(*order));
-	if (!order || uffd_open(&uffd) || region_create(c->size, &memfd, (void **)&base) ||
+	if (!order || uffd_open(&uffd) || region_create(c->size, -1, &memfd, (void **)&base) ||
 	    uffd_register(uffd, base, c->size) || pipe2(ready, O_CLOEXEC)) {
 		bench_log("baseline_uffd: setup: %s", strerror(errno));
 		return 2;

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -10,6 +11,7 @@
 #include <unistd.h>
 
 #include "gsvm.h"
+#include "gsvm_shim.h"
 #include "conn.h"
 #include "region.h"
 #include "uffd_client.h"
@@ -17,8 +19,13 @@
 /**
  * DOC: libgsvm handles
  *
- * A handle is one connection to gsvmd (conn.c), one userfaultfd
- * (uffd_client.c) and the allocations made through it (region.c). Each
+ * A handle is one connection to gsvmd (conn.c), one fault-shim descriptor
+ * and the allocations made through it (region.c). The descriptor is a
+ * userfaultfd (uffd_client.c) by default, or an open /dev/gsvm-shim when
+ * the kernel module shim is loaded (GSVM_SHIM: "auto", the default, takes
+ * the device when it can be opened; "kmod" and "userfaultfd" force one).
+ * With the module nothing is registered or unregistered: mapping through
+ * the device is the registration, and unmapping never waits for gsvmd. Each
  * public call validates its arguments locally, builds one request, and maps
  * the response back to the documented return values.
  *
@@ -46,13 +53,16 @@ struct client_alloc {
 /**
  * struct gsvm - A connection to gsvmd
  * @conn: The socket and its requests
- * @uffd: Our copy of the userfaultfd gsvmd serves
+ * @uffd: Our copy of the descriptor gsvmd serves (a userfaultfd, or
+ *        /dev/gsvm-shim when @kmod)
+ * @kmod: Whether the kernel module shim is used
  * @lock: Protects @allocs
  * @allocs: Live allocations
  */
 struct gsvm {
 	struct conn *conn;
 	int uffd;
+	bool kmod;
 	pthread_mutex_t lock;
 	TAILQ_HEAD(, client_alloc) allocs;
 };
@@ -114,6 +124,8 @@ static int client_hello(struct gsvm *g)
 	hello.version = GSVM__VERSION__VERSION_CURRENT;
 	hello.name = program_invocation_short_name;
 	hello.has_uffd = 1;
+	hello.shim = g->kmod ? GSVM__FAULT_SHIM__FAULT_SHIM_KMOD
+			     : GSVM__FAULT_SHIM__FAULT_SHIM_USERFAULTFD;
 	req.body_case = GSVM__REQUEST__BODY_HELLO;
 	req.hello = &hello;
 	ret = client_call(g, &req, g->uffd, GSVM__RESPONSE__BODY_HELLO, &resp);
@@ -126,7 +138,8 @@ static int client_hello(struct gsvm *g)
 /* Unregister and unmap @a, and forget it. */
 static void client_alloc_release(struct gsvm *g, struct client_alloc *a)
 {
-	uffd_unregister(g->uffd, a->addr, a->size);
+	if (!g->kmod)
+		uffd_unregister(g->uffd, a->addr, a->size);
 	region_destroy(a->addr, a->size);
 	free(a);
 }
@@ -148,6 +161,29 @@ static void client_destroy(struct gsvm *g)
 	free(g);
 }
 
+/* The fault-shim descriptor: see DOC: libgsvm handles for GSVM_SHIM. */
+static int client_shim_open(struct gsvm *g)
+{
+	const char *want = secure_getenv("GSVM_SHIM");
+	bool forced;
+
+	if (!want || !*want)
+		want = "auto";
+	forced = strcmp(want, "kmod") == 0;
+	if (!forced && strcmp(want, "auto") != 0 && strcmp(want, "userfaultfd") != 0)
+		return -EINVAL;
+	if (strcmp(want, "userfaultfd") != 0) {
+		g->uffd = open(GSVM_SHIM_DEVICE, O_RDWR | O_CLOEXEC);
+		if (g->uffd >= 0) {
+			g->kmod = true;
+			return 0;
+		}
+		if (forced)
+			return -errno;
+	}
+	return uffd_open(&g->uffd);
+}
+
 int gsvm_connect(const char *socket_path, struct gsvm **out)
 {
 	struct gsvm *g;
@@ -166,7 +202,7 @@ int gsvm_connect(const char *socket_path, struct gsvm **out)
 	ret = conn_open(client_socket_path(socket_path), &g->conn);
 	if (ret)
 		goto err;
-	ret = uffd_open(&g->uffd);
+	ret = client_shim_open(g);
 	if (ret)
 		goto err;
 	ret = client_hello(g);
@@ -297,10 +333,10 @@ int gsvm_alloc(struct gsvm *g, size_t size, void **out)
 		return -ENOMEM;
 	a->size = (size + REGION_PAGE_SIZE - 1) & ~(REGION_PAGE_SIZE - 1);
 
-	ret = region_create(a->size, &memfd, &a->addr);
+	ret = region_create(a->size, g->kmod ? g->uffd : -1, &memfd, &a->addr);
 	if (ret)
 		goto err_free;
-	ret = uffd_register(g->uffd, a->addr, a->size);
+	ret = g->kmod ? 0 : uffd_register(g->uffd, a->addr, a->size);
 	if (ret)
 		goto err_unmap;
 	ret = client_alloc_req(g, a->addr, a->size, memfd, &a->id);
@@ -316,7 +352,8 @@ int gsvm_alloc(struct gsvm *g, size_t size, void **out)
 	return 0;
 
 err_unregister:
-	uffd_unregister(g->uffd, a->addr, a->size);
+	if (!g->kmod)
+		uffd_unregister(g->uffd, a->addr, a->size);
 err_unmap:
 	region_destroy(a->addr, a->size);
 	close(memfd);

@@ -2,9 +2,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "gsvm_shim.h"
 #include "region.h"
 
 /**
@@ -24,10 +26,15 @@
  * Mappings are not inherited by fork()ed children: a child would share the
  * pages but not the userfaultfd registration, and read zeros where the data
  * lives on a device.
+ *
+ * With the kernel module shim (gsvm_shim.ko) the memfd is not mapped itself:
+ * it becomes a region of the handle's open /dev/gsvm-shim, and the device is
+ * mapped at the offset the module gives; the mapping shows the memfd's pages
+ * behind the module's fault gate (see kmod-shim/gsvm_shim.c).
  */
 
-/* Map @fd at a REGION_ALIGN-aligned address. */
-static int region_map_aligned(int fd, size_t size, void **addr)
+/* Map @fd from @offset at a REGION_ALIGN-aligned address. */
+static int region_map_aligned(int fd, off_t offset, size_t size, void **addr)
 {
 	size_t span = size + REGION_ALIGN;
 	uintptr_t base, start, end;
@@ -39,7 +46,7 @@ static int region_map_aligned(int fd, size_t size, void **addr)
 	base = (uintptr_t)p;
 	start = (base + REGION_ALIGN - 1) & ~(REGION_ALIGN - 1);
 	end = start + size;
-	p = mmap((void *)start, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0);
+	p = mmap((void *)start, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, offset);
 	if (p == MAP_FAILED) {
 		int ret = -errno;
 
@@ -57,13 +64,15 @@ static int region_map_aligned(int fd, size_t size, void **addr)
 /**
  * region_create() - Create a zero-filled, sealed memfd and map it
  * @size: Bytes, a multiple of REGION_PAGE_SIZE
+ * @shim: The handle's open /dev/gsvm-shim to map it through, or -1
  * @memfd: Receives the memfd (close-on-exec)
  * @addr: Receives the mapping, aligned to REGION_ALIGN
  *
  * Return: 0, -ENOMEM, or the failing call's errno.
  */
-int region_create(size_t size, int *memfd, void **addr)
+int region_create(size_t size, int shim, int *memfd, void **addr)
 {
+	struct gsvm_shim_region reg = { 0 };
 	int fd, ret;
 
 	if (size > (size_t)INT64_MAX - REGION_ALIGN)
@@ -76,7 +85,16 @@ int region_create(size_t size, int *memfd, void **addr)
 		ret = -errno;
 		goto err_close;
 	}
-	ret = region_map_aligned(fd, size, addr);
+	if (shim >= 0) {
+		reg.memfd = fd;
+		if (ioctl(shim, GSVM_SHIM_IOC_REGION, &reg) < 0) {
+			ret = -errno;
+			goto err_close;
+		}
+		ret = region_map_aligned(shim, (off_t)reg.offset, size, addr);
+	} else {
+		ret = region_map_aligned(fd, 0, size, addr);
+	}
 	if (ret)
 		goto err_close;
 	if (madvise(*addr, size, MADV_DONTFORK) < 0) {

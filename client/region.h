@@ -7,7 +7,7 @@
 #define REGION_PAGE_SIZE 4096UL
 #define REGION_ALIGN (2UL << 20)
 
-int region_create(size_t size, int *memfd, void **addr);
+int region_create(size_t size, int shim, int *memfd, void **addr);
 void region_destroy(void *addr, size_t size);
 
 #endif

@@ -14,6 +14,10 @@
  *                                  ; address, [IPv6] or localhost
  *                                  ; (127.0.0.1); or an absolute Unix
  *                                  ; socket path
+ *   shim = auto                    ; fault shims clients may use: auto
+ *                                  ; (theirs: gsvm_shim.ko's when
+ *                                  ; /dev/gsvm-shim exists, else
+ *                                  ; userfaultfd), userfaultfd or kmod
  *
  *   drm = off                      ; auto: add every DRM card node found
  *                                  ; that no [device.NAME] names, as a drm
@@ -149,7 +153,7 @@ struct config_key {
 
 static config_parse_fn parse_socket, parse_provider, parse_capacity, parse_size, parse_uint,
 	parse_notifier_size, parse_chunk_sizes, parse_policy_name, parse_name, parse_endpoint,
-	parse_drm_mode, parse_node;
+	parse_drm_mode, parse_node, parse_shim;
 
 #define KEY(k, n, fn) .kind = (k), .name = (n), .parse = (fn)
 #define FIELD(type, member) .off = offsetof(type, member), .size = sizeof(((type *)0)->member)
@@ -161,6 +165,7 @@ static const struct config_key config_keys[] = {
 	{ KEY(KIND_DAEMON, "drm", parse_drm_mode), FIELD(struct gsvmd_config, drm_auto) },
 	{ KEY(KIND_DAEMON, "drm_capacity", parse_capacity),
 	  FIELD(struct gsvmd_config, drm_capacity) },
+	{ KEY(KIND_DAEMON, "shim", parse_shim), FIELD(struct gsvmd_config, shim) },
 	{ KEY(KIND_DEVICE, "provider", parse_provider), FIELD(struct pagemap_config, provider),
 	  .required = true },
 	{ KEY(KIND_DEVICE, "capacity", parse_capacity), FIELD(struct pagemap_config, capacity),
@@ -442,6 +447,17 @@ static int parse_name(struct config_ctx *ctx, const struct config_key *key, void
 	if (!n || n >= key->size || i < n || value[0] == '-')
 		return config_error(ctx, ctx->lineno, "bad %s '%s'", key->name, value);
 	memcpy(field, value, n + 1);
+	return 0;
+}
+
+static int parse_shim(struct config_ctx *ctx, const struct config_key *key, void *field,
+		      const char *value)
+{
+	if (strcmp(value, "auto") != 0 && strcmp(value, "userfaultfd") != 0 &&
+	    strcmp(value, "kmod") != 0)
+		return config_error(ctx, ctx->lineno,
+				    "unknown shim '%s' (known: auto, userfaultfd, kmod)", value);
+	snprintf(field, key->size, "%s", value);
 	return 0;
 }
 
@@ -1077,6 +1093,7 @@ void config_default(struct gsvmd_config *out)
 	snprintf(out->socket, sizeof(out->socket), "%s", GSVM_DEFAULT_SOCKET);
 	snprintf(out->admin_group, sizeof(out->admin_group), "%s", "gsvm-admin");
 	out->drm_capacity = CONFIG_DRM_CAPACITY;
+	snprintf(out->shim, sizeof(out->shim), "%s", "auto");
 }
 
 /**

@@ -10,6 +10,7 @@
 /* sizeof(((struct sockaddr_un *)0)->sun_path); checked in config.c */
 #define CONFIG_SOCKET_MAX 108
 #define CONFIG_GROUP_MAX 64
+#define CONFIG_SHIM_MAX 16
 /* INET6_ADDRSTRLEN; checked in config.c */
 #define CONFIG_HOST_MAX 46
 
@@ -41,6 +42,9 @@ struct config_endpoint {
  * @drm_capacity: Capacity of those devices
  * @drm_found: Card nodes found when @drm_auto (0: gsvmd says so and runs
  *             with the other devices)
+ * @shim: The fault shims clients may use: "auto" (the one the client
+ *        chose: the kernel module's when /dev/gsvm-shim exists, else
+ *        userfaultfd), "userfaultfd" or "kmod" (only that one)
  */
 struct gsvmd_config {
 	struct core_config core;
@@ -51,6 +55,7 @@ struct gsvmd_config {
 	bool drm_auto;
 	uint64_t drm_capacity;
 	unsigned int drm_found;
+	char shim[CONFIG_SHIM_MAX];
 };
 
 void config_default(struct gsvmd_config *out);

@@ -61,6 +61,32 @@ void dispatch_error(struct session *s, uint64_t id, int err)
 	session_reply(s, &resp);
 }
 
+/*
+ * The fault shim of a hello's descriptor, if [daemon] shim allows it.
+ * Return: 0, -EPROTONOSUPPORT for a kind the configuration excludes or
+ * does not know.
+ */
+static int dispatch_shim(struct session *s, Gsvm__FaultShim kind)
+{
+	const char *allowed = s->d->cfg.shim;
+	const struct shim_ops *ops;
+
+	switch (kind) {
+	case GSVM__FAULT_SHIM__FAULT_SHIM_USERFAULTFD:
+		ops = &uffd_shim_ops;
+		break;
+	case GSVM__FAULT_SHIM__FAULT_SHIM_KMOD:
+		ops = &kmod_shim_ops;
+		break;
+	default:
+		return -EPROTONOSUPPORT;
+	}
+	if (strcmp(allowed, "auto") != 0 && strcmp(allowed, ops->name) != 0)
+		return -EPROTONOSUPPORT;
+	s->shim_ops = ops;
+	return 0;
+}
+
 static int dispatch_hello(struct session *s, Gsvm__Request *req, int fd,
 			  Gsvm__HelloReply *hello)
 {
@@ -73,6 +99,8 @@ static int dispatch_hello(struct session *s, Gsvm__Request *req, int fd,
 		err = -EALREADY;
 	else if (h->has_uffd != (fd >= 0))
 		err = -EINVAL;
+	else if (fd >= 0)
+		err = dispatch_shim(s, h->shim);
 	if (err) {
 		if (fd >= 0)
 			close(fd);
@@ -94,8 +122,9 @@ static int dispatch_hello(struct session *s, Gsvm__Request *req, int fd,
 	hello->version = GSVM__VERSION__VERSION_CURRENT;
 	hello->ndevices = s->d->core.ndev;
 	hello->page_size = SVM_PAGE_SIZE;
-	log_info("session %llu: %s (pid %d, uid %d) hello%s", (unsigned long long)s->id, s->name,
-		 (int)s->pid, (int)s->uid, fd >= 0 ? " with userfaultfd" : "");
+	log_info("session %llu: %s (pid %d, uid %d) hello%s%s", (unsigned long long)s->id, s->name,
+		 (int)s->pid, (int)s->uid, fd >= 0 ? " with " : "",
+		 fd >= 0 ? s->shim_ops->name : "");
 	return 0;
 }
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /**
- * DOC: userfaultfd fault shim
+ * DOC: userfaultfd fault shim, and the fault thread of every shim
  *
  * The default fault shim. Each client creates a userfaultfd, registers its
  * allocations in MISSING and WP modes with the unmap/remove/remap events, and
@@ -29,6 +29,11 @@
  * gsvmd keeps device-resident data on either. A missing-page fault on a page
  * whose data is on host means the client never wrote it or punched it itself
  * (MADV_REMOVE, fallocate): it reads as zeros.
+ *
+ * The fault thread below is the shims' common part: the kernel module shim
+ * (kmod.c) runs the same thread over another &struct shim_port, whose
+ * events it turns into userfaultfd messages. This file's port is the
+ * userfaultfd one (uffd_port).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -67,6 +72,7 @@ struct uffd_item {
 
 struct uffd_shim {
 	struct session *s;
+	const struct shim_port *port;
 	int uffd;
 	int wakefd;
 	pthread_t thread;
@@ -117,16 +123,23 @@ static bool uffd_should_retry(struct uffd_shim *sh, uint64_t start, unsigned int
 	return true;
 }
 
-static int uffd_ioctl(struct uffd_shim *sh, unsigned long req, void *arg)
+enum uffd_op { UFFD_OP_PROTECT, UFFD_OP_UNPROTECT, UFFD_OP_UNREGISTER };
+
+/* A port call on a range, with the EAGAIN retries of uffd_should_retry(). */
+static int uffd_call(struct uffd_shim *sh, enum uffd_op op, uint64_t addr, uint64_t len)
 {
+	const struct shim_port *port = sh->port;
 	uint64_t start = 0;
 	unsigned int tries = 0;
+	int err;
 
 	for (;;) {
-		if (!ioctl(sh->uffd, req, arg))
-			return 0;
-		if (errno != EAGAIN)
-			return -errno;
+		if (op == UFFD_OP_UNREGISTER)
+			err = port->unregister(sh->uffd, addr, len);
+		else
+			err = port->writeprotect(sh->uffd, addr, len, op == UFFD_OP_PROTECT);
+		if (err != -EAGAIN)
+			return err;
 		if (!start)
 			start = uffd_now();
 		if (!uffd_should_retry(sh, start, &tries))
@@ -136,36 +149,28 @@ static int uffd_ioctl(struct uffd_shim *sh, unsigned long req, void *arg)
 
 static int uffd_protect(void *mm, uint64_t addr, uint64_t len)
 {
-	struct uffdio_writeprotect wp = {
-		.range = { .start = addr, .len = len },
-		.mode = UFFDIO_WRITEPROTECT_MODE_WP,
-	};
 	struct uffd_shim *sh = mm;
 
 	if (sh->no_wp)
 		return 0;
-	return uffd_ioctl(sh, UFFDIO_WRITEPROTECT, &wp);
+	return uffd_call(sh, UFFD_OP_PROTECT, addr, len);
 }
 
 static int uffd_unprotect(void *mm, uint64_t addr, uint64_t len)
 {
-	struct uffdio_writeprotect wp = { .range = { .start = addr, .len = len } };
 	struct uffd_shim *sh = mm;
 
 	if (sh->no_wp)
 		return 0;
-	return uffd_ioctl(sh, UFFDIO_WRITEPROTECT, &wp);
+	return uffd_call(sh, UFFD_OP_UNPROTECT, addr, len);
 }
 
 static int uffd_release(void *mm, struct svm_bo *bo, uint64_t offset, uint64_t len)
 {
 	struct session_bo *sbo = bo->priv;
+	struct uffd_shim *sh = mm;
 
-	(void)mm;
-	if (fallocate(sbo->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)offset,
-		      (off_t)len))
-		return -errno;
-	return 0;
+	return sh->port->release(sh->uffd, sbo->fd, offset, len);
 }
 
 /*
@@ -183,16 +188,8 @@ static int uffd_fill(struct uffd_shim *sh, uint64_t addr, const uint8_t *src, ui
 	int err;
 
 	while (len) {
-		struct uffdio_copy c = { .dst = addr, .src = (uintptr_t)src, .len = len };
-		struct uffdio_zeropage z = { .range = { .start = addr, .len = len } };
-
-		if (src) {
-			err = ioctl(sh->uffd, UFFDIO_COPY, &c) ? -errno : 0;
-			done = c.copy;
-		} else {
-			err = ioctl(sh->uffd, UFFDIO_ZEROPAGE, &z) ? -errno : 0;
-			done = z.zeropage;
-		}
+		done = 0;
+		err = sh->port->copy(sh->uffd, addr, src, len, &done);
 		if (!err)
 			return 0;
 		if (done > 0) {
@@ -220,11 +217,9 @@ static int uffd_fill(struct uffd_shim *sh, uint64_t addr, const uint8_t *src, ui
 
 static int uffd_wake_range(struct uffd_shim *sh, uint64_t addr, uint64_t len)
 {
-	struct uffdio_range r = { .start = addr, .len = len };
+	int err = sh->port->wake(sh->uffd, addr, len);
 
-	if (ioctl(sh->uffd, UFFDIO_WAKE, &r) && errno != ENOENT)
-		return -errno;
-	return 0;
+	return err == -ENOENT ? 0 : err;
 }
 
 static int uffd_install(void *mm, uint64_t addr, const void *src, uint64_t len)
@@ -302,7 +297,7 @@ static void uffd_range_idle(void *mm)
 		uffd_kick(sh);
 }
 
-static const struct svm_mm_ops uffd_mm_ops = {
+const struct svm_mm_ops shim_thread_mm_ops = {
 	.protect = uffd_protect,
 	.unprotect = uffd_unprotect,
 	.release = uffd_release,
@@ -426,13 +421,13 @@ static int uffd_read(struct uffd_shim *sh)
 	uint64_t now = uffd_now();
 
 	for (;;) {
-		n = read(sh->uffd, msgs, sizeof(msgs));
+		n = sh->port->read(sh->uffd, msgs, UFFD_BATCH);
 		if (n < 0)
-			return errno == EAGAIN || errno == EINTR ? 0 : -errno;
+			return n == -EAGAIN || n == -EINTR ? 0 : (int)n;
 		/* A short read drained the queue: no need to ask again. */
-		if (n < (ssize_t)sizeof(msgs))
+		if (n < UFFD_BATCH)
 			sh->drained = true;
-		for (i = 0; i < n / (ssize_t)sizeof(msgs[0]); i++) {
+		for (i = 0; i < n; i++) {
 			it = mem_zalloc(sizeof(*it));
 			if (!it)
 				return -ENOMEM;
@@ -513,8 +508,8 @@ static void *uffd_main(void *arg)
 			 * fault of this client can be served any more. Say it
 			 * once and stop, rather than spin on it.
 			 */
-			log_err("session %llu: userfaultfd read: %s: no longer serving its faults",
-				(unsigned long long)sh->s->id, strerror(-err));
+			log_err("session %llu: %s read: %s: no longer serving its faults",
+				(unsigned long long)sh->s->id, sh->port->name, strerror(-err));
 			break;
 		}
 		uffd_process(sh);
@@ -527,41 +522,24 @@ static void *uffd_main(void *arg)
 	return NULL;
 }
 
-/* Whether @fd is a userfaultfd, judged by its anonymous inode's name. */
-static bool uffd_is_userfaultfd(int fd)
-{
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
-	char path[64], target[64];
-	ssize_t n;
-
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	n = readlink(path, target, sizeof(target) - 1);
-	if (n < 0)
-		return false;
-	target[n] = 0;
-	if (strcmp(target, "anon_inode:[userfaultfd]"))
-		return false;
-	/*
-	 * One the client never set up (UFFDIO_API) polls as an error and
-	 * refuses every read: it cannot forward anything.
-	 */
-	return poll(&pfd, 1, 0) >= 0 && !(pfd.revents & (POLLERR | POLLNVAL));
-}
-
-static int uffd_create(struct session *s, int fd, void **out)
+/**
+ * shim_thread_create() - Set up a client's fault thread (not started)
+ * @s: The session
+ * @fd: The descriptor the client sent (ownership taken, even on error)
+ * @port: How to talk to the kernel through it
+ * @out: Receives the shim
+ *
+ * Return: 0, the port's error for a descriptor it refuses (-EINVAL),
+ * -ENOMEM.
+ */
+int shim_thread_create(struct session *s, int fd, const struct shim_port *port, void **out)
 {
 	struct uffd_shim *sh;
-	int flags, err;
+	int err;
 
-	if (!uffd_is_userfaultfd(fd)) {
-		err = -EINVAL;
-		goto err_fd;
-	}
-	flags = fcntl(fd, F_GETFL);
-	if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
-		err = -errno;
-		goto err_fd;
-	}
+	err = port->open(fd, s->pid, &fd);
+	if (err)
+		return err;
 	sh = mem_zalloc(sizeof(*sh));
 	if (!sh) {
 		err = -ENOMEM;
@@ -574,6 +552,7 @@ static int uffd_create(struct session *s, int fd, void **out)
 		goto err_fd;
 	}
 	sh->s = s;
+	sh->port = port;
 	sh->uffd = fd;
 	/*
 	 * For the race test only: shows that without write-protection a writer
@@ -595,7 +574,7 @@ err_fd:
 	return err;
 }
 
-static int uffd_start(void *shim)
+int shim_thread_start(void *shim)
 {
 	struct uffd_shim *sh = shim;
 	int err = pthread_create(&sh->thread, NULL, uffd_main, sh);
@@ -606,7 +585,7 @@ static int uffd_start(void *shim)
 	return 0;
 }
 
-static void uffd_destroy(void *shim)
+void shim_thread_destroy(void *shim)
 {
 	struct uffd_shim *sh = shim;
 	struct uffd_item *it;
@@ -628,18 +607,17 @@ static void uffd_destroy(void *shim)
 	mem_free(sh);
 }
 
-static int uffd_unregister(void *shim, uint64_t start, uint64_t len)
+int shim_thread_unregister(void *shim, uint64_t start, uint64_t len)
 {
 	struct uffd_shim *sh = shim;
-	struct uffdio_range r = { .start = start, .len = len };
 
-	return uffd_ioctl(sh, UFFDIO_UNREGISTER, &r);
+	return uffd_call(sh, UFFD_OP_UNREGISTER, start, len);
 }
 
 /* How long uffd_sync() waits for the fault thread. */
 #define UFFD_SYNC_NS (5ULL * 1000000000ULL)
 
-static int uffd_sync(void *shim)
+int shim_thread_sync(void *shim)
 {
 	struct uffd_shim *sh = shim;
 	uint64_t req, deadline;
@@ -661,12 +639,130 @@ static int uffd_sync(void *shim)
 	return err == -ETIMEDOUT ? -ETIMEDOUT : 0;
 }
 
+
+/* ---- the userfaultfd port ---- */
+
+/* Whether @fd is a userfaultfd, judged by its anonymous inode's name. */
+static bool uffd_is_userfaultfd(int fd)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	char path[64], target[64];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	n = readlink(path, target, sizeof(target) - 1);
+	if (n < 0)
+		return false;
+	target[n] = 0;
+	if (strcmp(target, "anon_inode:[userfaultfd]") != 0)
+		return false;
+	/*
+	 * One the client never set up (UFFDIO_API) polls as an error and
+	 * refuses every read: it cannot forward anything.
+	 */
+	return poll(&pfd, 1, 0) >= 0 && !(pfd.revents & (POLLERR | POLLNVAL));
+}
+
+static int uffd_port_open(int fd, pid_t peer, int *out)
+{
+	int flags;
+
+	(void)peer;
+	if (!uffd_is_userfaultfd(fd)) {
+		close(fd);
+		return -EINVAL;
+	}
+	flags = fcntl(fd, F_GETFL);
+	if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	*out = fd;
+	return 0;
+}
+
+static int uffd_port_read(int fd, struct uffd_msg *msgs, int max)
+{
+	ssize_t n = read(fd, msgs, sizeof(*msgs) * (size_t)max);
+
+	if (n < 0)
+		return errno == EAGAIN ? 0 : -errno;
+	return (int)(n / (ssize_t)sizeof(*msgs));
+}
+
+static int uffd_port_writeprotect(int fd, uint64_t addr, uint64_t len, bool on)
+{
+	struct uffdio_writeprotect wp = {
+		.range = { .start = addr, .len = len },
+		.mode = on ? UFFDIO_WRITEPROTECT_MODE_WP : 0,
+	};
+
+	return ioctl(fd, UFFDIO_WRITEPROTECT, &wp) ? -errno : 0;
+}
+
+static int uffd_port_copy(int fd, uint64_t addr, const void *src, uint64_t len, int64_t *done)
+{
+	struct uffdio_copy c = { .dst = addr, .src = (uintptr_t)src, .len = len };
+	struct uffdio_zeropage z = { .range = { .start = addr, .len = len } };
+	int err;
+
+	if (src) {
+		err = ioctl(fd, UFFDIO_COPY, &c) ? -errno : 0;
+		*done = c.copy;
+	} else {
+		err = ioctl(fd, UFFDIO_ZEROPAGE, &z) ? -errno : 0;
+		*done = z.zeropage;
+	}
+	return err;
+}
+
+static int uffd_port_wake(int fd, uint64_t addr, uint64_t len)
+{
+	struct uffdio_range r = { .start = addr, .len = len };
+
+	return ioctl(fd, UFFDIO_WAKE, &r) ? -errno : 0;
+}
+
+static int uffd_port_release(int fd, int memfd, uint64_t offset, uint64_t len)
+{
+	(void)fd;
+	if (fallocate(memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)offset,
+		      (off_t)len))
+		return -errno;
+	return 0;
+}
+
+static int uffd_port_unregister(int fd, uint64_t start, uint64_t len)
+{
+	struct uffdio_range r = { .start = start, .len = len };
+
+	return ioctl(fd, UFFDIO_UNREGISTER, &r) ? -errno : 0;
+}
+
+static const struct shim_port uffd_port = {
+	.name = "userfaultfd",
+	.open = uffd_port_open,
+	.read = uffd_port_read,
+	.writeprotect = uffd_port_writeprotect,
+	.copy = uffd_port_copy,
+	.wake = uffd_port_wake,
+	.release = uffd_port_release,
+	.unregister = uffd_port_unregister,
+};
+
+static int uffd_create(struct session *s, int fd, void **out)
+{
+	return shim_thread_create(s, fd, &uffd_port, out);
+}
+
 const struct shim_ops uffd_shim_ops = {
 	.name = "userfaultfd",
-	.mm_ops = &uffd_mm_ops,
+	.mm_ops = &shim_thread_mm_ops,
 	.create = uffd_create,
-	.start = uffd_start,
-	.destroy = uffd_destroy,
-	.unregister = uffd_unregister,
-	.sync = uffd_sync,
+	.start = shim_thread_start,
+	.destroy = shim_thread_destroy,
+	.unregister = shim_thread_unregister,
+	.sync = shim_thread_sync,
 };

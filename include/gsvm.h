@@ -75,9 +75,16 @@ enum gsvm_advice {
  * @socket_path: Socket path; NULL means $GSVM_SOCKET, else GSVM_DEFAULT_SOCKET
  * @out: Receives the handle
  *
+ * Faults are forwarded through gsvm_shim.ko when /dev/gsvm-shim can be
+ * opened, else through a userfaultfd; $GSVM_SHIM ("auto", the default,
+ * "kmod" or "userfaultfd") forces one.
+ *
  * Return: 0; -ENOENT/-ECONNREFUSED when gsvmd is not there; -EPROTO when it
  * speaks another protocol version; -EPERM/-EACCES when userfaultfd or the
- * socket is not available to the caller; -ENOMEM.
+ * socket is not available to the caller; -EINVAL for an unknown $GSVM_SHIM;
+ * with $GSVM_SHIM=kmod, open()'s error for /dev/gsvm-shim (-ENOENT when the
+ * module is not loaded); -EPROTONOSUPPORT when gsvmd does not accept the
+ * fault shim ([daemon] shim); -ENOMEM.
  */
 int gsvm_connect(const char *socket_path, struct gsvm **out);
 

@@ -160,6 +160,25 @@ static void test_version_mismatch(void)
 	CU_ASSERT_EQUAL(gsvmd_stop(&d, SIGTERM), 0);
 }
 
+/*
+ * [daemon] shim = kmod: a client on userfaultfd is refused at its hello;
+ * an unknown $GSVM_SHIM is refused by libgsvm itself.
+ */
+static void test_shim_config(void)
+{
+	struct gsvmd_proc d;
+	struct gsvm *g = NULL;
+
+	CU_ASSERT_FATAL(gsvmd_start(&d, "[daemon]\nshim = kmod\n") == 0);
+	setenv("GSVM_SHIM", "userfaultfd", 1);
+	CU_ASSERT_EQUAL(gsvm_connect(d.sock, &g), -EPROTONOSUPPORT);
+	CU_ASSERT_PTR_NULL(g);
+	setenv("GSVM_SHIM", "uffd", 1);
+	CU_ASSERT_EQUAL(gsvm_connect(d.sock, &g), -EINVAL);
+	unsetenv("GSVM_SHIM");
+	CU_ASSERT_EQUAL(gsvmd_stop(&d, SIGTERM), 0);
+}
+
 int main(void)
 {
 	static const struct cu_test tests[] = {
@@ -168,6 +187,7 @@ int main(void)
 		CU_TEST_ENTRY(test_usage),
 		CU_TEST_ENTRY(test_socket_in_use),
 		CU_TEST_ENTRY(test_version_mismatch),
+		CU_TEST_ENTRY(test_shim_config),
 		{ NULL, NULL },
 	};
 

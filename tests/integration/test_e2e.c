@@ -3,6 +3,10 @@
  * End to end: a real gsvmd, real client processes linking libgsvm, real
  * userfaultfd faults; every byte checked. Each test runs its client in a
  * forked process (a fresh address space) under a timeout.
+ *
+ * With GSVM_SHIM=kmod the clients use gsvm_shim.ko and gsvmd is configured
+ * to accept only it ([daemon] shim = kmod): the same tests then check the
+ * kernel module shim (tests/vm, group kmod_shim).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +27,19 @@
 #define KiB (1ULL << 10)
 
 static struct gsvmd_proc daemon_proc;
+
+static bool shim_is_kmod(void)
+{
+	const char *shim = getenv("GSVM_SHIM");
+
+	return shim && !strcmp(shim, "kmod");
+}
+
+/* gsvmd's configuration: only the kernel module shim under GSVM_SHIM=kmod. */
+static const char *e2e_config(void)
+{
+	return shim_is_kmod() ? "[daemon]\nshim = kmod\n" : NULL;
+}
 
 static uint64_t dev_used(struct gsvm *g, int dev)
 {
@@ -342,7 +359,7 @@ static void test_race_detected_without_write_protection(void)
 	int seen = 0;
 
 	setenv("GSVMD_UNSAFE_NO_WRITE_PROTECT", "1", 1);
-	CU_ASSERT_FATAL(gsvmd_start(&d, NULL) == 0);
+	CU_ASSERT_FATAL(gsvmd_start(&d, e2e_config()) == 0);
 	unsetenv("GSVMD_UNSAFE_NO_WRITE_PROTECT");
 	CU_ASSERT_EQUAL(run_child(client_race_without_wp, &seen, 300), 0);
 	CU_ASSERT_EQUAL(gsvmd_stop(&d, SIGTERM), 0);
@@ -612,7 +629,7 @@ static void test_sigterm_hands_memory_back(void)
 	pid_t pid;
 
 	CU_ASSERT_FATAL(pipe(c.ready) == 0 && pipe(c.stopped) == 0);
-	CU_ASSERT_FATAL(gsvmd_start(&d, NULL) == 0);
+	CU_ASSERT_FATAL(gsvmd_start(&d, e2e_config()) == 0);
 	pid = spawn_child(client_outlives_daemon, &c, 120);
 	CU_ASSERT_EQUAL_FATAL(read(c.ready[0], &b, 1), 1);
 	CU_ASSERT_EQUAL(gsvmd_stop(&d, SIGTERM), 0);
@@ -621,8 +638,18 @@ static void test_sigterm_hands_memory_back(void)
 	setenv("GSVM_SOCKET", daemon_proc.sock, 1);
 }
 
-/* 8. gsvmd killed: a fault on device data waits, never reads zeros. */
+/*
+ * 8. gsvmd killed: a fault on device data waits, never reads zeros. With the
+ * kernel module shim it takes SIGBUS instead (the module sees gsvmd's server
+ * file close).
+ */
 static volatile int reader_done;
+
+static void reader_sigbus(int sig)
+{
+	(void)sig;
+	_exit(0);
+}
 
 static void *fault_reader(void *arg)
 {
@@ -647,6 +674,8 @@ static int client_daemon_killed(void *arg)
 	CHECK(gsvm_prefetch(g, p, size, 0) == 0, "prefetch");
 	CHECK(write(c->ready[1], &b, 1) == 1, "ready");
 	CHECK(read(c->stopped[0], &b, 1) == 1, "killed");
+	if (shim_is_kmod())
+		signal(SIGBUS, reader_sigbus);
 	pthread_create(&t, NULL, fault_reader, p);
 	usleep(500000);
 	CHECK(!reader_done, "a fault on device data returned after gsvmd died");
@@ -661,7 +690,7 @@ static void test_sigkill_fault_waits(void)
 	pid_t pid;
 
 	CU_ASSERT_FATAL(pipe(c.ready) == 0 && pipe(c.stopped) == 0);
-	CU_ASSERT_FATAL(gsvmd_start(&d, NULL) == 0);
+	CU_ASSERT_FATAL(gsvmd_start(&d, e2e_config()) == 0);
 	pid = spawn_child(client_daemon_killed, &c, 60);
 	CU_ASSERT_EQUAL_FATAL(read(c.ready[0], &b, 1), 1);
 	CU_ASSERT_EQUAL(gsvmd_stop(&d, SIGKILL), 128 + SIGKILL);
@@ -838,7 +867,7 @@ int main(void)
 
 	if (getenv("GSVM_TEST_RACE_REPORT"))
 		return client_racing_writers((void *)1);
-	if (gsvmd_start(&daemon_proc, NULL)) {
+	if (gsvmd_start(&daemon_proc, e2e_config())) {
 		fprintf(stderr, "cannot start gsvmd\n");
 		return 1;
 	}

@@ -107,6 +107,23 @@ static void test_default(void)
 	CU_ASSERT_STRING_EQUAL(cfg.socket, "/run/gsvm/gsvmd.sock");
 	CU_ASSERT_STRING_EQUAL(cfg.socket, GSVM_DEFAULT_SOCKET);
 	CU_ASSERT_FALSE(cfg.socket_set);
+	CU_ASSERT_STRING_EQUAL(cfg.shim, "auto");
+}
+
+/* [daemon] shim: which fault shims clients may use. */
+static void test_shim(void)
+{
+	static const char *const ok[] = { "auto", "userfaultfd", "kmod" };
+	char text[64], path[64], err[256];
+	struct gsvmd_config cfg;
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		snprintf(text, sizeof(text), "[daemon]\nshim = %s\n", ok[i]);
+		CU_ASSERT_EQUAL_FATAL(load_text(text, &cfg, path, err, sizeof(err)), 0);
+		CU_ASSERT_STRING_EQUAL(cfg.shim, ok[i]);
+	}
+	expect_error("[daemon]\nshim = uffd\n", 2, "unknown shim 'uffd'");
+	expect_error("[daemon]\nshim =\n", 2, "unknown shim ''");
 }
 
 static void test_empty_file(void)
@@ -676,6 +693,7 @@ int main(void)
 {
 	static const struct cu_test tests[] = {
 		CU_TEST_ENTRY(test_default),
+		CU_TEST_ENTRY(test_shim),
 		CU_TEST_ENTRY(test_empty_file),
 		CU_TEST_ENTRY(test_full),
 		CU_TEST_ENTRY(test_devices_replaced),
