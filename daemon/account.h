@@ -12,7 +12,7 @@ struct svm;
 struct devmem;
 
 /* The largest message gsvmd can receive at all (the wire's buffer). */
-#define LIMITS_MESSAGE_MAX (64 * 1024)
+#define LIMITS_MESSAGE_MAX (64ULL * 1024)
 
 /**
  * enum limit_kind - The limits gsvmd enforces, as counted in statistics
