@@ -135,6 +135,13 @@ struct memcpy_buf {
 int memcpy_setup(struct memcpy_buf *b, size_t size);
 /* Timed memcpy of the whole buffer, nanoseconds; @cold punches @dst first. */
 uint64_t memcpy_timed(struct memcpy_buf *b, bool cold);
+/*
+ * Context for prefetch h2d: what moving data out of a memfd costs with no
+ * gsvm at all. Refills @src (untimed), then times pread() of it into @dst
+ * and a hole punched in it, split over @threads threads; nanoseconds, 0 on
+ * an error.
+ */
+uint64_t moveout_timed(struct memcpy_buf *b, unsigned int threads);
 void memcpy_teardown(struct memcpy_buf *b);
 
 /* Baseline: SOCK_SEQPACKET ping-pong between two processes (baseline_seqpacket.c). */
