@@ -37,7 +37,7 @@ CFLAGS_ALL = -std=gnu11 -Wall -Wextra -Werror $(OPT) -g -D_GNU_SOURCE -pthread -
 LDFLAGS_ALL = -pthread $(SANFLAGS) $(LDFLAGS)
 
 # The I/O-free core: a static library linked by gsvmd and the unit tests.
-CORE_NAMES := mem vamap buddy sim pagemap svm migrate evict replica devop advise policy policy_default policy_explicit stats event account core
+CORE_NAMES := mem vamap buddy devblocks sim pagemap svm migrate evict replica devop advise policy policy_default policy_explicit stats event account core
 CORE_SRCS := $(wildcard $(addprefix daemon/,$(addsuffix .c,$(CORE_NAMES))))
 CORE_OBJS := $(CORE_SRCS:%.c=$(BUILD)/%.o)
 CORE_LIB := $(BUILD)/libgsvmcore.a

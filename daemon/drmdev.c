@@ -20,7 +20,7 @@
 #include <xf86drm.h>
 #include <xf86drmMode.h>
 
-#include "buddy.h"
+#include "devblocks.h"
 #include "drmdev.h"
 #include "log.h"
 #include "mem.h"
@@ -33,7 +33,8 @@
  * @nbufs, each buffer's @handle, @size and @off, @serial. The card's fd is
  * O_CLOEXEC; gsvmd forks nothing, but a client never inherits device memory.
  *
- * @lock protects the buddy allocator, the PRIME export state (@prime, each
+ * Which blocks are allocated is @blocks's (devblocks.c, its own lock). @lock
+ * protects the PRIME export state (@prime, each
  * buffer's @dmabuf) and the import table. Exports are made once, on the
  * first peer copy out of the pool, and stay until the pool is destroyed; a
  * dma-buf fd and its mapping never change once set, so a copy reads them
@@ -95,7 +96,7 @@ struct drm_import {
  * @nbufs: Entries in @bufs
  * @serial: Unique among the pools of this process
  * @lock: See DOC
- * @buddy: Allocator for [0, @capacity)
+ * @blocks: The allocated blocks of [0, @capacity)
  * @prime: The source view for peer copies: the dma-bufs mapped in order,
  *         @base when they cannot be mapped, NULL until the first export
  * @prime_mapped: @prime is a mapping of its own (unmapped on destroy)
@@ -111,7 +112,7 @@ struct drm_pool {
 	unsigned int nbufs;
 	uint64_t serial;
 	pthread_mutex_t lock;
-	struct buddy *buddy;
+	struct devblocks blocks;
 	uint8_t *prime;
 	bool prime_mapped;
 	struct drm_import imports[DRM_IMPORTS_MAX];
@@ -122,7 +123,7 @@ static atomic_uint_fast64_t drm_serial;
 
 static bool drm_range_ok(const struct drm_pool *p, uint64_t off, uint64_t len)
 {
-	return len && off < p->capacity && len <= p->capacity - off;
+	return devblocks_range_ok(&p->blocks, off, len);
 }
 
 /* Copy @src into @dst (of @size), truncated; never overflows. */
@@ -422,7 +423,7 @@ static void drm_destroy(void *pool)
 	mem_free(p->bufs);
 	if (p->fd >= 0)
 		close(p->fd);
-	buddy_destroy(p->buddy);
+	devblocks_fini(&p->blocks);
 	pthread_mutex_destroy(&p->lock);
 	mem_free(p);
 }
@@ -518,7 +519,7 @@ static int drm_create(const struct pagemap_config *cfg, void **pool)
 		err = p->fd;
 		goto err;
 	}
-	err = buddy_create(p->capacity, DRM_PAGE, &p->buddy);
+	err = devblocks_init(&p->blocks, p->capacity, DRM_PAGE);
 	if (err)
 		goto err;
 	err = drm_pool_fill(p);
@@ -543,14 +544,10 @@ err:
 static int drm_alloc(void *pool, uint64_t size, uint64_t *dev_off)
 {
 	struct drm_pool *p = pool;
-	int err;
 
 	if (!p || !dev_off)
 		return -EINVAL;
-	pthread_mutex_lock(&p->lock);
-	err = buddy_alloc(p->buddy, size, dev_off);
-	pthread_mutex_unlock(&p->lock);
-	return err;
+	return devblocks_alloc(&p->blocks, size, dev_off);
 }
 
 /**
@@ -566,12 +563,8 @@ static void drm_release(void *pool, uint64_t dev_off, uint64_t size)
 	struct drm_pool *p = pool;
 
 	(void)size;
-	if (!p)
-		return;
-	pthread_mutex_lock(&p->lock);
-	if (buddy_block_size(p->buddy, dev_off))
-		buddy_free(p->buddy, dev_off);
-	pthread_mutex_unlock(&p->lock);
+	if (p)
+		devblocks_release(&p->blocks, dev_off);
 }
 
 /**

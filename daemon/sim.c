@@ -11,7 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "buddy.h"
+#include "devblocks.h"
 #include "mem.h"
 #include "pagemap.h"
 #include "sim.h"
@@ -21,8 +21,8 @@
  *
  * A pool is a memfd mapped once, MAP_SHARED, for the pool's lifetime; the
  * fields describing it (@fd, @base, @capacity and the copy model) never change
- * after sim_create(), so copies read them without a lock. @lock protects the
- * buddy allocator only.
+ * after sim_create(), so copies read them without a lock. Which blocks are
+ * allocated is @blocks's (devblocks.c), under its own lock.
  *
  * Device memory behaves like VRAM: a freed block goes back to the allocator
  * with its pages still resident, so the next allocation reuses them without a
@@ -49,8 +49,7 @@
  * @bandwidth: Modeled bytes per second, 0 for none
  * @latency_us: Modeled cost per copy
  * @fail_countdown: Copies left until an injected -EIO, 0 for none
- * @lock: Protects @buddy
- * @buddy: Allocator for [0, @capacity)
+ * @blocks: The allocated blocks of [0, @capacity)
  */
 struct sim_pool {
 	int fd;
@@ -59,8 +58,7 @@ struct sim_pool {
 	uint64_t bandwidth;
 	uint32_t latency_us;
 	atomic_ulong fail_countdown;
-	pthread_mutex_t lock;
-	struct buddy *buddy;
+	struct devblocks blocks;
 };
 
 /**
@@ -75,7 +73,7 @@ struct sim_charge {
 
 static bool sim_range_ok(const struct sim_pool *p, uint64_t off, uint64_t len)
 {
-	return len && off < p->capacity && len <= p->capacity - off;
+	return devblocks_range_ok(&p->blocks, off, len);
 }
 
 /* Whether this copy is the one sim_fail_copy_after() asked to fail. */
@@ -146,8 +144,7 @@ static void sim_destroy(void *pool)
 		munmap(p->base, p->capacity);
 	if (p->fd >= 0)
 		close(p->fd);
-	buddy_destroy(p->buddy);
-	pthread_mutex_destroy(&p->lock);
+	devblocks_fini(&p->blocks);
 	mem_free(p);
 }
 
@@ -187,11 +184,6 @@ static int sim_create(const struct pagemap_config *cfg, void **pool)
 	p = mem_zalloc(sizeof(*p));
 	if (!p)
 		return -ENOMEM;
-	rc = -pthread_mutex_init(&p->lock, NULL);
-	if (rc) {
-		mem_free(p);
-		return rc;
-	}
 	p->fd = -1;
 	p->base = MAP_FAILED;
 	p->capacity = cfg->capacity;
@@ -199,7 +191,7 @@ static int sim_create(const struct pagemap_config *cfg, void **pool)
 	p->latency_us = cfg->latency_us;
 	atomic_init(&p->fail_countdown, 0);
 
-	rc = buddy_create(p->capacity, SIM_PAGE, &p->buddy);
+	rc = devblocks_init(&p->blocks, p->capacity, SIM_PAGE);
 	if (rc)
 		goto err;
 	rc = sim_open_memfd(p, cfg->name);
@@ -224,14 +216,10 @@ err:
 static int sim_alloc(void *pool, uint64_t size, uint64_t *dev_off)
 {
 	struct sim_pool *p = pool;
-	int rc;
 
 	if (!p || !dev_off)
 		return -EINVAL;
-	pthread_mutex_lock(&p->lock);
-	rc = buddy_alloc(p->buddy, size, dev_off);
-	pthread_mutex_unlock(&p->lock);
-	return rc;
+	return devblocks_alloc(&p->blocks, size, dev_off);
 }
 
 /**
@@ -248,12 +236,8 @@ static void sim_release(void *pool, uint64_t dev_off, uint64_t size)
 	struct sim_pool *p = pool;
 
 	(void)size;
-	if (!p)
-		return;
-	pthread_mutex_lock(&p->lock);
-	if (buddy_block_size(p->buddy, dev_off))
-		buddy_free(p->buddy, dev_off);
-	pthread_mutex_unlock(&p->lock);
+	if (p)
+		devblocks_release(&p->blocks, dev_off);
 }
 
 /**

@@ -9,6 +9,7 @@
 
 #include "buddy.h"
 #include "cu.h"
+#include "devblocks.h"
 #include "mem.h"
 
 #define KIB 1024ULL
@@ -580,6 +581,35 @@ static void test_create_alloc_failure(void)
 	buddy_destroy(b);
 }
 
+/* devblocks: the providers' locked allocator and bounds check. */
+static void test_devblocks(void)
+{
+	struct devblocks b;
+	uint64_t a, c, d;
+
+	CU_ASSERT_EQUAL_FATAL(devblocks_init(&b, 1 << 20, 4096), 0);
+	CU_ASSERT_EQUAL(devblocks_alloc(&b, 4096, &a), 0);
+	CU_ASSERT_EQUAL(devblocks_alloc(&b, 8192, &c), 0);
+	CU_ASSERT_NOT_EQUAL(a, c);
+	CU_ASSERT_EQUAL(devblocks_alloc(&b, 2 << 20, &d), -EINVAL);
+	devblocks_release(&b, a);
+	devblocks_release(&b, a); /* not allocated any more: ignored */
+	devblocks_release(&b, 12345); /* not a block: ignored */
+	devblocks_release(&b, c);
+	CU_ASSERT_EQUAL(devblocks_alloc(&b, 1 << 20, &d), 0); /* all of it free again */
+	CU_ASSERT_EQUAL(devblocks_alloc(&b, 4096, &a), -ENOSPC);
+	CU_ASSERT(devblocks_range_ok(&b, 0, 1 << 20));
+	CU_ASSERT(devblocks_range_ok(&b, (1 << 20) - 1, 1));
+	CU_ASSERT_FALSE(devblocks_range_ok(&b, 0, 0));
+	CU_ASSERT_FALSE(devblocks_range_ok(&b, 1 << 20, 1));
+	CU_ASSERT_FALSE(devblocks_range_ok(&b, 4096, 1 << 20));
+	CU_ASSERT_FALSE(devblocks_range_ok(&b, 4096, UINT64_MAX)); /* no overflow */
+	devblocks_fini(&b);
+	devblocks_fini(&b); /* a second time: nothing left to do */
+	CU_ASSERT_EQUAL(devblocks_init(&b, 0, 4096), -EINVAL);
+	devblocks_fini(&b); /* failed init: nothing to do */
+}
+
 int main(void)
 {
 	static const struct cu_test tests[] = {
@@ -595,6 +625,7 @@ int main(void)
 		CU_TEST_ENTRY(test_random),
 		CU_TEST_ENTRY(test_huge_pool),
 		CU_TEST_ENTRY(test_create_alloc_failure),
+		CU_TEST_ENTRY(test_devblocks),
 		{ NULL, NULL },
 	};
 
