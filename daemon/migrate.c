@@ -892,9 +892,16 @@ int migrate_unregister(struct core *core, struct svm *svm, uint64_t start, uint6
 
 	if (!len || start + len < start)
 		return -EINVAL;
+	/* First without the driver lock, so that migrations in flight retry. */
 	svm_invalidate_unmap(svm, start, start + len);
 	pthread_mutex_lock(&svm->lock);
 	err = vamap_unmap(&svm->va, start, len);
+	/*
+	 * Again now that no new range can be made there (ranges are made under
+	 * the driver lock, inside a registration): one a migration made after
+	 * the first pass would otherwise outlive its registration.
+	 */
+	svm_invalidate_unmap(svm, start, start + len);
 	if (!err)
 		err = migrate_collect(core, svm);
 	pthread_mutex_unlock(&svm->lock);

@@ -437,6 +437,9 @@ static void session_settle(struct session *s)
 	for (tries = 0; tries < SESSION_SETTLE_TRIES; tries++) {
 		pthread_mutex_lock(&s->svm.lock);
 		err = migrate_collect(&s->d->core, &s->svm);
+		/* Ranges a migration still holds stay queued: wait for them too. */
+		if (!err && svm_gc_pending(&s->svm))
+			err = -EAGAIN;
 		if (!err && atomic_exchange(&s->reap, false))
 			session_reap(s);
 		pthread_mutex_unlock(&s->svm.lock);

@@ -387,7 +387,9 @@ int attack_free_prefetch(struct hostile *h)
 
 	EXPECT(!hconn_open(h, &c, true), "hello");
 	for (i = 0; i < 40; i++) {
-		EXPECT(!rawalloc_new(&c.rc, c.uffd, size, true, &ra), "alloc");
+		int aerr = rawalloc_new(&c.rc, c.uffd, size, true, &ra);
+
+		EXPECT(!aerr, "alloc %u: %s", i, errname(aerr));
 		fill_pattern(ra.addr, size, i);
 		if (i % 4 == 3)
 			EXPECT(!rawconn_prefetch(&c.rc, (uintptr_t)ra.addr, size, 1), "prefetch");
