@@ -5,9 +5,11 @@
  * gsvmd listens on a Unix SOCK_SEQPACKET socket. Each accepted connection
  * becomes a session; the peer's credentials are read once, at accept, from
  * the kernel (SO_PEERCRED). The loop reads at most CONTROL_BATCH messages per
- * wakeup and connection, so one chatty client cannot starve the others, and
- * never blocks: every request that touches a client's memory goes to a
- * worker (dispatch.c).
+ * wakeup and connection (one: the connections with something to read are
+ * served in turn, a message each, so a client flooding requests delays
+ * another by one request, not by a batch of its own), and never blocks:
+ * every request that touches a client's memory goes to a worker
+ * (dispatch.c).
  *
  * Out of file descriptors, accept() would fail at once and the loop would
  * spin on the readable listening socket: accepting pauses for a second
@@ -31,7 +33,7 @@
 #include "session.h"
 #include "wire.h"
 
-#define CONTROL_BATCH 32
+#define CONTROL_BATCH 1
 
 _Static_assert(WIRE_MAX_MSG == LIMITS_MESSAGE_MAX, "the wire's buffer is the message limit");
 #define CONTROL_ACCEPT_BATCH 16

@@ -487,15 +487,16 @@ static void test_latency_isolation(void)
 		waitpid(adv[i], NULL, 0);
 	}
 	/*
-	 * The point is that nothing stalls the loop; the issue's "within 2x"
-	 * holds on an idle machine with cores to spare. Here two cores are
-	 * shared by gsvmd, the measured client, three adversaries busy as they
-	 * can be, and other test suites running meanwhile; and the flooder keeps
-	 * max_inflight (64) queries queued for the workers ahead of each of
-	 * ours. Measured p99 under load: 0.4 to 2.5 ms. So the bound is 10x the
-	 * p99 alone plus 5 ms: a stalled loop or a blocked worker costs far more
-	 * (a client that hangs the loop costs forever, one stuck retry 20 s).
-	 * The sanitizers slow everything several times more.
+	 * The issue asks for a p99 within 2x of the latency alone. gsvmd reads
+	 * one message per connection and wakeup, so a flooder delays the
+	 * measured client by one query, not a batch: measured here on a quiet
+	 * machine, p99 under attack 0.2x to 1.3x of alone (alone is slower than
+	 * it looks: an idle CPU wakes up slowly), and 1.8x to 2.6x of the same
+	 * CPU load without adversaries (the spinners). The assertion keeps
+	 * generous slack, 10x plus 5 ms, because make check runs this on two
+	 * shared cores beside other work; a stalled loop or a blocked worker
+	 * costs far more (a client that hangs the loop costs forever, one stuck
+	 * retry 20 s). The sanitizers slow everything several times more.
 	 */
 	bound = 10 * alone99 + (san() ? 30000000ULL : 5000000ULL);
 	printf("\nquery latency alone: p50 %.1f us, p99 %.1f us; beside three CPU spinners "
