@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "harness.h"
 
 void bench_log(const char *fmt, ...)
 {
@@ -69,20 +70,6 @@ void shuffle_order(uint32_t *order, size_t n, uint64_t seed)
 		order[i - 1] = order[j];
 		order[j] = t;
 	}
-}
-
-static bool socket_answers(const char *path)
-{
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	bool ok;
-
-	if (fd < 0)
-		return false;
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
-	ok = !connect(fd, (struct sockaddr *)&sun, sizeof(sun));
-	close(fd);
-	return ok;
 }
 
 /*

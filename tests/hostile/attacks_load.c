@@ -167,38 +167,16 @@ int attack_inflight_flood(struct hostile *h)
  */
 int attack_never_reads(struct hostile *h)
 {
-	Gsvm__Request req = GSVM__REQUEST__INIT;
-	Gsvm__DevicesReq d = GSVM__DEVICES_REQ__INIT;
-	struct pollfd pfd;
 	struct rawconn rc;
-	uint8_t buf[64], rx[256];
-	unsigned int sent = 0, replies = 0;
-	uint64_t deadline;
-	bool dropped = false;
-	size_t len;
+	uint8_t rx[256];
+	unsigned int sent, replies = 0;
+	int dropped;
 	ssize_t n;
 
 	EXPECT(!rawconn_open(h->sock, &rc), "connect");
 	EXPECT(!rawconn_hello(&rc, -1, false), "hello");
-	req.body_case = GSVM__REQUEST__BODY_DEVICES;
-	req.devices = &d;
-	deadline = hnow_ns() + 30ULL * 1000000000ULL;
-	while (sent < 50000 && hnow_ns() < deadline) {
-		req.id = sent + 100;
-		len = gsvm__request__pack(&req, buf);
-		n = send(rc.sock, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
-		if (n < 0 && (errno == EPIPE || errno == ECONNRESET)) {
-			dropped = true;
-			break;
-		}
-		if (n < 0 && errno == EAGAIN) {
-			pfd = (struct pollfd){ .fd = rc.sock, .events = POLLOUT };
-			poll(&pfd, 1, 100);
-			continue;
-		}
-		EXPECT(n == (ssize_t)len, "send: %s", strerror(errno));
-		sent++;
-	}
+	dropped = rawconn_flood_unread(&rc, 50000, hnow_ns() + 30ULL * 1000000000ULL, 100, &sent);
+	EXPECT(dropped >= 0, "send: %s", strerror(-dropped));
 	/* Whatever was queued, then the end. */
 	while ((n = recv(rc.sock, rx, sizeof(rx), 0)) > 0)
 		replies++;

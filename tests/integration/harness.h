@@ -95,6 +95,8 @@ int gsvmd_get_stats(const char *sock, struct gsvmd_stats *out);
 int gsvmd_device_admin(const char *sock, int device, bool rebind);
 
 uint64_t now_ns(void);
+/* Whether a SOCK_SEQPACKET connect() to @path succeeds (then closed). */
+bool socket_answers(const char *path);
 uint64_t fnv1a(const void *buf, size_t len);
 void fill_pattern(void *buf, size_t len, unsigned int seed);
 /* Index of the first byte that differs from the pattern, or -1. */

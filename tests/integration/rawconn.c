@@ -13,6 +13,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "harness.h"
 #include "rawconn.h"
 #include "wire.h"
 
@@ -55,6 +56,37 @@ err:
 	rc->buf = NULL;
 	rc->sock = -1;
 	return err;
+}
+
+int rawconn_flood_unread(struct rawconn *rc, unsigned int max, uint64_t deadline_ns,
+			 uint64_t first_id, unsigned int *sent)
+{
+	Gsvm__Request req = GSVM__REQUEST__INIT;
+	Gsvm__DevicesReq d = GSVM__DEVICES_REQ__INIT;
+	struct pollfd pfd;
+	uint8_t buf[64];
+	size_t len;
+	ssize_t n;
+
+	req.body_case = GSVM__REQUEST__BODY_DEVICES;
+	req.devices = &d;
+	*sent = 0;
+	while (*sent < max && now_ns() < deadline_ns) {
+		req.id = first_id + *sent;
+		len = gsvm__request__pack(&req, buf);
+		n = send(rc->sock, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n < 0 && (errno == EPIPE || errno == ECONNRESET))
+			return 1;
+		if (n < 0 && errno == EAGAIN) {
+			pfd = (struct pollfd){ .fd = rc->sock, .events = POLLOUT };
+			poll(&pfd, 1, 100);
+			continue;
+		}
+		if (n != (ssize_t)len)
+			return n < 0 ? -errno : -EIO;
+		(*sent)++;
+	}
+	return 0;
 }
 
 void rawconn_close(struct rawconn *rc)

@@ -75,6 +75,16 @@ int rawconn_devop(struct rawconn *rc, int dev, unsigned int op, uint64_t addr, u
 		  uint64_t arg, uint64_t *result);
 int rawconn_advise(struct rawconn *rc, uint64_t addr, uint64_t len, unsigned int advice, int dev);
 
+/*
+ * Send Devices requests (ids from @first_id) as fast as the socket takes
+ * them, never reading a reply, until @max are sent, @deadline_ns (now_ns())
+ * passes or gsvmd drops the connection. *@sent: how many went out.
+ * Return: 1 when gsvmd dropped the connection, 0 otherwise, -errno on
+ * another send error.
+ */
+int rawconn_flood_unread(struct rawconn *rc, unsigned int max, uint64_t deadline_ns,
+			 uint64_t first_id, unsigned int *sent);
+
 void rawconn_prefetch_req(Gsvm__Request *req, Gsvm__PrefetchReq *p, uint64_t addr, uint64_t len,
 			  int loc);
 void rawconn_query_req(Gsvm__Request *req, Gsvm__QueryReq *q, uint64_t addr, uint64_t len);

@@ -331,20 +331,6 @@ static int notify_bind(const char *path)
 	return fd;
 }
 
-static bool can_connect(const char *path)
-{
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	bool ok;
-
-	if (fd < 0)
-		return false;
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
-	ok = !connect(fd, (struct sockaddr *)&sun, sizeof(sun));
-	close(fd);
-	return ok;
-}
-
 /*
  * Read datagrams until @done(@seen) or @timeout_ms. At READY=1, check at
  * once that @sock accepts a connection.
@@ -366,7 +352,7 @@ static void notify_read(int fd, const char *sock, struct notify_seen *seen,
 		msg[n] = 0;
 		for (line = strtok_r(msg, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 			if (!strcmp(line, "READY=1") && !seen->ready) {
-				seen->connect_at_ready = can_connect(sock);
+				seen->connect_at_ready = socket_answers(sock);
 				seen->ready = true;
 			} else if (!strcmp(line, "WATCHDOG=1") && seen->ready) {
 				seen->watchdogs++;
