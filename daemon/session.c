@@ -368,18 +368,36 @@ err_shim:
 	return err;
 }
 
-/* Whether @fd is a memfd, judged by the name of its file. */
-static bool session_is_memfd(int fd)
+/**
+ * session_fd_name() - The name of the file behind a descriptor a client sent
+ * @fd: The descriptor
+ * @out: Receives the name, NUL-terminated (truncated to @size - 1 bytes)
+ * @size: Bytes at @out
+ *
+ * The kernel names the file (/proc/self/fd): "/memfd:..." for a memfd,
+ * "anon_inode:[userfaultfd]" for a userfaultfd; a client cannot choose it.
+ *
+ * Return: 0, or the negative errno of readlink().
+ */
+int session_fd_name(int fd, char *out, size_t size)
 {
-	char path[64], target[64];
+	char path[64];
 	ssize_t n;
 
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	n = readlink(path, target, sizeof(target) - 1);
+	n = readlink(path, out, size - 1);
 	if (n < 0)
-		return false;
-	target[n] = 0;
-	return !strncmp(target, "/memfd:", 7);
+		return -errno;
+	out[n] = 0;
+	return 0;
+}
+
+/* Whether @fd is a memfd, judged by the name of its file. */
+static bool session_is_memfd(int fd)
+{
+	char name[64];
+
+	return !session_fd_name(fd, name, sizeof(name)) && !strncmp(name, "/memfd:", 7);
 }
 
 /*

@@ -108,6 +108,7 @@ void session_reply(struct session *s, const Gsvm__Response *resp);
 void session_flush(struct session *s);
 unsigned int session_backlog(struct session *s);
 int session_attach(struct session *s, int uffd);
+int session_fd_name(int fd, char *out, size_t size);
 int session_alloc(struct session *s, uint64_t addr, uint64_t size, int fd, uint64_t *id);
 int session_free(struct session *s, uint64_t addr);
 void session_unmapped(struct session *s, uint64_t start, uint64_t end);

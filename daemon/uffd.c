@@ -646,15 +646,9 @@ int shim_thread_sync(void *shim)
 static bool uffd_is_userfaultfd(int fd)
 {
 	struct pollfd pfd = { .fd = fd, .events = POLLIN };
-	char path[64], target[64];
-	ssize_t n;
+	char name[64];
 
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	n = readlink(path, target, sizeof(target) - 1);
-	if (n < 0)
-		return false;
-	target[n] = 0;
-	if (strcmp(target, "anon_inode:[userfaultfd]") != 0)
+	if (session_fd_name(fd, name, sizeof(name)) || strcmp(name, "anon_inode:[userfaultfd]"))
 		return false;
 	/*
 	 * One the client never set up (UFFDIO_API) polls as an error and
