@@ -648,7 +648,7 @@ static bool uffd_is_userfaultfd(int fd)
 	struct pollfd pfd = { .fd = fd, .events = POLLIN };
 	char name[64];
 
-	if (session_fd_name(fd, name, sizeof(name)) || strcmp(name, "anon_inode:[userfaultfd]"))
+	if (session_fd_name(fd, name, sizeof(name)) || strcmp(name, "anon_inode:[userfaultfd]") != 0)
 		return false;
 	/*
 	 * One the client never set up (UFFDIO_API) polls as an error and
